@@ -1,0 +1,52 @@
+/** Message shapes of the tracker API (docs/protocol.md). Shared by the Worker and the peer's tracker client. */
+
+export type AnnounceEvent = "started" | "completed" | "stopped";
+
+/** What a peer says about the file when it announces; recorded from the first complete peer. */
+export interface FileMeta {
+  name: string;
+  size: number;
+  chunkSize: number;
+  /** SHA-256 hex of the file's canonical manifest. */
+  manifestId: string;
+}
+
+export interface AnnounceRequest {
+  peerId: string;
+  port: number;
+  key: string;
+  event?: AnnounceEvent;
+  left: number;
+  file?: FileMeta;
+  /** A claimed address; honoured only where the tracker is configured to trust clients. */
+  ip?: string;
+}
+
+export interface PeerEntry {
+  peerId: string;
+  ip: string;
+  port: number;
+  complete: boolean;
+}
+
+export interface PeersReply {
+  /** Seconds until the peer should announce again. */
+  interval: number;
+  peers: PeerEntry[];
+}
+
+export interface FileStatsReply {
+  sha1: string;
+  file: FileMeta | null;
+  complete: number;
+  incomplete: number;
+}
+
+export interface HealthReply {
+  ok: true;
+  storage: "ok";
+}
+
+export interface ErrorReply {
+  error: { code: string; message: string };
+}

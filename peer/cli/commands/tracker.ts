@@ -1,0 +1,32 @@
+import type { Command } from "commander";
+import { join } from "node:path";
+import { startLocalTracker } from "../local-tracker.js";
+import { defaultDataDir } from "../../config.js";
+import { parsePort } from "../options.js";
+
+export function registerTracker(program: Command): void {
+  program
+    .command("tracker")
+    .description("run the tracker locally (wrangler dev, workerd); its state survives restarts")
+    .option("--host <address>", "address to listen on", "127.0.0.1")
+    .option("--port <port>", "port to listen on", parsePort, 8787)
+    .option("--persist-to <dir>", "folder for the tracker's state (default: <data-dir>/tracker)")
+    .option("--var <key=value...>", "override a wrangler.toml [vars] entry, e.g. --var ANNOUNCE_INTERVAL_SECONDS=10")
+    .action(async (options: { host: string; port: number; persistTo?: string; var?: string[] }, command: Command) => {
+      const globals = command.optsWithGlobals<{ dataDir?: string }>();
+      const persistTo = options.persistTo ?? join(globals.dataDir ?? defaultDataDir(), "tracker");
+      const vars: Record<string, string> = {};
+      for (const pair of options.var ?? []) {
+        const at = pair.indexOf("=");
+        if (at > 0) vars[pair.slice(0, at)] = pair.slice(at + 1);
+      }
+      const tracker = await startLocalTracker({ host: options.host, port: options.port, persistTo, vars, stdio: "inherit" });
+      process.stderr.write(`p2p: tracker ready at ${tracker.url} (state in ${persistTo}); Ctrl-C stops it\n`);
+      const stop = (): void => {
+        void tracker.stop("SIGTERM").then(() => process.exit(0));
+      };
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      await new Promise<void>((done) => tracker.process.once("exit", () => done()));
+    });
+}

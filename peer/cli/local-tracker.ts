@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createRequire } from "node:module";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Runs the tracker Worker locally under `wrangler dev` (workerd), with its Durable Object state in a folder
+ * so that it survives a restart. Used by `p2p tracker`, `npm start`, the tests and the benchmarks.
+ */
+
+export interface LocalTrackerOptions {
+  host: string;
+  port: number;
+  persistTo: string;
+  /** Overrides of wrangler.toml [vars], e.g. a short interval for tests. */
+  vars?: Record<string, string>;
+  /** Where wrangler's own output goes; "inherit" shows it, "ignore" drops it. */
+  stdio?: "inherit" | "ignore" | "pipe";
+}
+
+export interface LocalTracker {
+  url: string;
+  process: ChildProcess;
+  /** Resolves when the tracker has exited. Safe to call more than once. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function wranglerBin(): string {
+  const require = createRequire(import.meta.url);
+  return join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
+}
+
+/** The folder of wrangler.toml: the package root, whether this runs from source or from dist/. */
+export function projectRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "wrangler.toml"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("wrangler.toml not found above the p2p-share installation");
+    dir = parent;
+  }
+  return dir;
+}
+
+export function wranglerArgs(options: LocalTrackerOptions, configPath: string): string[] {
+  const args = [
+    "dev",
+    "--config",
+    configPath,
+    "--ip",
+    options.host,
+    "--port",
+    String(options.port),
+    "--persist-to",
+    options.persistTo,
+    "--inspector-port",
+    "0",
+    "--show-interactive-dev-session=false",
+    "--log-level",
+    "warn",
+  ];
+  for (const [key, value] of Object.entries(options.vars ?? {})) args.push("--var", `${key}:${value}`);
+  return args;
+}
+
+export async function waitForHealth(url: string, timeoutMs: number, child?: ChildProcess): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = "no answer";
+  while (Date.now() < deadline) {
+    if (child !== undefined && child.exitCode !== null) throw new Error(`tracker exited with code ${child.exitCode}`);
+    try {
+      const response = await fetch(`${url}/v1/health`, { signal: AbortSignal.timeout(2000) });
+      if (response.ok) return;
+      lastError = `health answered ${response.status}`;
+    } catch (err) {
+      lastError = err instanceof Error ? err.message : String(err);
+    }
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  throw new Error(`tracker at ${url} not ready after ${timeoutMs} ms: ${lastError}`);
+}
+
+export async function startLocalTracker(options: LocalTrackerOptions, readyTimeoutMs = 60_000): Promise<LocalTracker> {
+  const configPath = join(projectRoot(), "wrangler.toml");
+  const child = spawn(process.execPath, [wranglerBin(), ...wranglerArgs(options, configPath)], {
+    cwd: projectRoot(),
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+    stdio: ["ignore", options.stdio ?? "ignore", options.stdio ?? "ignore"],
+    // Its own process group, so that stopping it stops workerd too.
+    detached: true,
+  });
+  const exited = new Promise<void>((done) => child.once("exit", () => done()));
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${options.port}`;
+  const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, signal);
+      } catch {
+        // Already gone.
+      }
+    }
+    await exited;
+  };
+  try {
+    await waitForHealth(url, readyTimeoutMs, child);
+  } catch (err) {
+    await stop("SIGKILL");
+    throw err;
+  }
+  return { url, process: child, stop };
+}

@@ -1,0 +1,25 @@
+import { Command, CommanderError } from "commander";
+import { defaultDataDir, defaultTracker } from "../config.js";
+import { EXIT_CODES } from "../errors.js";
+import { registerTracker } from "./commands/tracker.js";
+import { reportFailure } from "./fail.js";
+
+const program = new Command("p2p")
+  .description("peer-to-peer file sharing: share a file, get its SHA-1; download it by that SHA-1 from every peer that has it")
+  .option("--tracker <url>", "tracker URL (env P2P_TRACKER)", defaultTracker())
+  .option("--data-dir <dir>", "state folder; also how the CLI finds its daemon (env P2P_DATA_DIR)", defaultDataDir())
+  .exitOverride()
+  .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `p2p: ${text}` : text) });
+
+registerTracker(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version are successes; every other commander error is a usage mistake, already printed.
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_CODES.usage;
+  } else {
+    process.exitCode = reportFailure(error, process.argv.includes("--json"));
+  }
+}

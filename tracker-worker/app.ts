@@ -1,0 +1,134 @@
+import { Hono, type Context } from "hono";
+import { API_PREFIX, MAX_ANNOUNCE_BYTES } from "../common/constants.js";
+import type { HealthReply } from "../common/wire.js";
+import { readJsonBody } from "./body.js";
+import { connectionAddress, peerAddress } from "./client-address.js";
+import { readConfig } from "./config.js";
+import { errors, TrackerError } from "./errors.js";
+import { RateLimiter } from "./rate-limit.js";
+import type { Swarm, SwarmResult } from "./swarm.js";
+import { parseAnnounce, parseFileId, parseLimit } from "./validate.js";
+
+type App = { Bindings: Env };
+
+let limiter: { perMinute: number; limiter: RateLimiter } | null = null;
+
+function rateLimiter(perMinute: number): RateLimiter {
+  if (limiter === null || limiter.perMinute !== perMinute) limiter = { perMinute, limiter: new RateLimiter(perMinute) };
+  return limiter.limiter;
+}
+
+function swarm(env: Env, sha1: string): DurableObjectStub<Swarm> {
+  // wrangler types leaves the binding untyped; the class it binds is ours.
+  const namespace = env.SWARM as unknown as DurableObjectNamespace<Swarm>;
+  return namespace.get(namespace.idFromName(sha1));
+}
+
+/** A Durable Object that is overloaded or being reset says so on the error; the client should come back. */
+function isOverload(err: unknown): boolean {
+  if (typeof err !== "object" || err === null) return false;
+  const flags = err as { overloaded?: unknown; retryable?: unknown };
+  return flags.overloaded === true || flags.retryable === true;
+}
+
+async function call<T>(run: () => Promise<SwarmResult<T>>, sha1: string): Promise<T> {
+  let result: SwarmResult<T>;
+  try {
+    result = await run();
+  } catch (err) {
+    if (isOverload(err)) throw errors.overloaded();
+    throw err;
+  }
+  if (result.ok) return result.value;
+  switch (result.code) {
+    case "key_mismatch":
+      throw errors.forbiddenKey();
+    case "swarm_full":
+      throw errors.swarmFull();
+    case "address_limit":
+      throw errors.tooManyFromAddress();
+    case "unknown_file":
+      throw errors.unknownFile(sha1);
+  }
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function errorReply(c: Context<App>, err: TrackerError): Response {
+  if (err.retryAfterSeconds !== undefined) c.header("Retry-After", String(err.retryAfterSeconds));
+  return c.json(err.toBody(), err.status);
+}
+
+export function createApp(): Hono<App> {
+  const app = new Hono<App>();
+
+  app.use("*", async (c, next) => {
+    const config = readConfig(c.env);
+    const address = connectionAddress(c.req.raw.headers);
+    if (address !== null) {
+      const wait = rateLimiter(config.rateLimitPerMinute).take(address, Date.now());
+      if (wait > 0) throw errors.rateLimited(wait);
+    }
+    await next();
+  });
+
+  app.get(`${API_PREFIX}/health`, async (c) => {
+    const ok = await swarm(c.env, "health").ping();
+    if (!ok) throw errors.overloaded();
+    return c.json({ ok: true, storage: "ok" } satisfies HealthReply);
+  });
+
+  app.post(`${API_PREFIX}/files/:sha1/peers`, async (c) => {
+    const sha1 = parseFileId(c.req.param("sha1"));
+    const body = parseAnnounce(await readJsonBody(c.req.raw, MAX_ANNOUNCE_BYTES));
+    const config = readConfig(c.env);
+    const ip = peerAddress(c.req.raw.headers, body.ip, config.trustClientIp);
+    const keyHash = await sha256Hex(body.key);
+    const limit = parseLimit(c.req.query("limit"));
+    const reply = await call(
+      () =>
+        swarm(c.env, sha1).announce({
+          peerId: body.peerId,
+          keyHash,
+          ip,
+          port: body.port,
+          complete: body.left === 0,
+          stopped: body.event === "stopped",
+          limit,
+          ...(body.file === undefined ? {} : { file: body.file }),
+        }),
+      sha1,
+    );
+    return c.json(reply);
+  });
+
+  app.get(`${API_PREFIX}/files/:sha1/peers`, async (c) => {
+    const sha1 = parseFileId(c.req.param("sha1"));
+    const limit = parseLimit(c.req.query("limit"));
+    return c.json(await call(() => swarm(c.env, sha1).peers(limit), sha1));
+  });
+
+  app.get(`${API_PREFIX}/files/:sha1`, async (c) => {
+    const sha1 = parseFileId(c.req.param("sha1"));
+    return c.json(await call(() => swarm(c.env, sha1).stats(sha1), sha1));
+  });
+
+  for (const path of [`${API_PREFIX}/health`, `${API_PREFIX}/files/:sha1/peers`, `${API_PREFIX}/files/:sha1`]) {
+    app.all(path, (c) => {
+      throw errors.methodNotAllowed(c.req.method, c.req.path);
+    });
+  }
+
+  app.notFound((c) => errorReply(c, errors.notFound(c.req.path)));
+
+  app.onError((err, c) => {
+    if (err instanceof TrackerError) return errorReply(c, err);
+    console.error("tracker: internal error", err);
+    return c.json({ error: { code: "internal", message: "internal error" } }, 500);
+  });
+
+  return app;
+}

@@ -1,0 +1,37 @@
+/** The tracker's settings, read from wrangler.toml [vars] (or --var in tests and benchmarks). */
+
+export interface TrackerConfig {
+  intervalSeconds: number;
+  graceSeconds: number;
+  trustClientIp: boolean;
+  maxPeersPerFile: number;
+  maxPeersPerAddress: number;
+  /** 0 turns the limit off. */
+  rateLimitPerMinute: number;
+}
+
+export type TrackerVars = Pick<
+  Env,
+  | "ANNOUNCE_INTERVAL_SECONDS"
+  | "ANNOUNCE_GRACE_SECONDS"
+  | "TRUST_CLIENT_IP"
+  | "MAX_PEERS_PER_FILE"
+  | "MAX_PEERS_PER_ADDRESS"
+  | "RATE_LIMIT_PER_MINUTE"
+>;
+
+function whole(raw: string | undefined, fallback: number, min: number): number {
+  const value = Number(raw);
+  return raw !== undefined && Number.isSafeInteger(value) && value >= min ? value : fallback;
+}
+
+export function readConfig(vars: Partial<TrackerVars>): TrackerConfig {
+  return {
+    intervalSeconds: whole(vars.ANNOUNCE_INTERVAL_SECONDS, 120, 1),
+    graceSeconds: whole(vars.ANNOUNCE_GRACE_SECONDS, 60, 0),
+    trustClientIp: vars.TRUST_CLIENT_IP === "true",
+    maxPeersPerFile: whole(vars.MAX_PEERS_PER_FILE, 10_000, 1),
+    maxPeersPerAddress: whole(vars.MAX_PEERS_PER_ADDRESS, 8, 1),
+    rateLimitPerMinute: whole(vars.RATE_LIMIT_PER_MINUTE, 600, 0),
+  };
+}

@@ -1,0 +1,199 @@
+import { DurableObject } from "cloudflare:workers";
+import type { FileMeta, FileStatsReply, PeerEntry } from "../common/wire.js";
+import { readConfig, type TrackerConfig } from "./config.js";
+import { PeerTable, type AnnounceInput, type StoredPeer } from "./peer-table.js";
+
+/**
+ * One file's swarm: a Durable Object per file id, its peers in SQLite, kept in memory as a PeerTable.
+ * Every method is called by RPC from the Worker (app.ts), which has already validated its input.
+ * Replies are plain results, not thrown errors, because a class does not survive the RPC boundary.
+ */
+
+export type SwarmRefusal = "key_mismatch" | "swarm_full" | "address_limit" | "unknown_file";
+export type SwarmResult<T> = { ok: true; value: T } | { ok: false; code: SwarmRefusal };
+
+export interface SwarmAnnounce extends AnnounceInput {
+  file?: FileMeta;
+  limit: number;
+}
+
+interface PeerRow extends Record<string, SqlStorageValue> {
+  peer_id: string;
+  key_hash: string;
+  ip: string;
+  port: number;
+  complete: number;
+  expires_at: number;
+}
+
+/** Alarms closer together than this would make a busy swarm sweep all the time. */
+const MIN_SWEEP_GAP_MS = 1000;
+
+export class Swarm extends DurableObject<Env> {
+  private readonly config: TrackerConfig;
+  private readonly table: PeerTable;
+  private file: FileMeta | null = null;
+  private schemaReady = false;
+  private alarmAt: number | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.config = readConfig(env);
+    this.table = new PeerTable({
+      ttlMs: (this.config.intervalSeconds + this.config.graceSeconds) * 1000,
+      maxPeers: this.config.maxPeersPerFile,
+      maxPerAddress: this.config.maxPeersPerAddress,
+    });
+    void ctx.blockConcurrencyWhile(async () => {
+      this.load();
+      this.alarmAt = await ctx.storage.getAlarm();
+    });
+  }
+
+  announce(input: SwarmAnnounce): SwarmResult<{ interval: number; peers: PeerEntry[] }> {
+    const now = Date.now();
+    this.ensureSchema();
+    let outcome = this.table.announce(input, now);
+    if ((outcome.kind === "swarm_full" || outcome.kind === "address_limit") && this.sweep(now) > 0) {
+      outcome = this.table.announce(input, now);
+    }
+    switch (outcome.kind) {
+      case "key_mismatch":
+      case "swarm_full":
+      case "address_limit":
+        return { ok: false, code: outcome.kind };
+      case "absent":
+      case "removed":
+        if (outcome.kind === "removed") this.sql().exec("DELETE FROM peers WHERE peer_id = ?", outcome.peerId);
+        if (this.table.size === 0) this.dropStorage();
+        return { ok: true, value: { interval: this.config.intervalSeconds, peers: [] } };
+      case "upserted":
+        this.persist(outcome.peer);
+        if (input.complete && input.file !== undefined && this.file === null) this.recordFile(input.file);
+        this.scheduleSweep(outcome.peer.expiresAt);
+        return {
+          ok: true,
+          value: { interval: this.config.intervalSeconds, peers: this.table.sample(input.limit, now, input.peerId) },
+        };
+    }
+  }
+
+  peers(limit: number): SwarmResult<{ interval: number; peers: PeerEntry[] }> {
+    const now = Date.now();
+    const { complete, incomplete } = this.table.counts(now);
+    if (complete + incomplete === 0) return { ok: false, code: "unknown_file" };
+    return { ok: true, value: { interval: this.config.intervalSeconds, peers: this.table.sample(limit, now) } };
+  }
+
+  stats(sha1: string): SwarmResult<FileStatsReply> {
+    const counts = this.table.counts(Date.now());
+    if (counts.complete + counts.incomplete === 0) return { ok: false, code: "unknown_file" };
+    return { ok: true, value: { sha1, file: this.file, ...counts } };
+  }
+
+  /** Answers when the object and its SQLite storage do: the health check's probe. */
+  ping(): boolean {
+    return this.ctx.storage.sql.exec<{ one: number }>("SELECT 1 AS one").one().one === 1;
+  }
+
+  /** How many rows storage holds: for tests and the operator, to see that expiry really deletes. */
+  storedPeerCount(): number {
+    if (!this.schemaReady) return 0;
+    return this.sql().exec<{ n: number }>("SELECT COUNT(*) AS n FROM peers").one().n;
+  }
+
+  override async alarm(): Promise<void> {
+    this.alarmAt = null;
+    const now = Date.now();
+    this.sweep(now);
+    const next = this.table.nextExpiry();
+    if (next === null) {
+      this.dropStorage();
+      return;
+    }
+    this.scheduleSweep(next);
+  }
+
+  private sweep(now: number): number {
+    const gone = this.table.expire(now);
+    if (gone.length > 0 && this.schemaReady) this.sql().exec("DELETE FROM peers WHERE expires_at <= ?", now);
+    return gone.length;
+  }
+
+  private scheduleSweep(expiresAt: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= expiresAt) return;
+    const at = Math.max(expiresAt, Date.now() + MIN_SWEEP_GAP_MS);
+    this.alarmAt = at;
+    void this.ctx.storage.setAlarm(at);
+  }
+
+  private persist(peer: StoredPeer): void {
+    this.sql().exec(
+      `INSERT INTO peers (peer_id, key_hash, ip, port, complete, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (peer_id) DO UPDATE SET key_hash = excluded.key_hash, ip = excluded.ip, port = excluded.port,
+         complete = excluded.complete, expires_at = excluded.expires_at`,
+      peer.peerId,
+      peer.keyHash,
+      peer.ip,
+      peer.port,
+      peer.complete ? 1 : 0,
+      peer.expiresAt,
+    );
+  }
+
+  private recordFile(file: FileMeta): void {
+    this.file = file;
+    this.sql().exec("INSERT OR REPLACE INTO meta (k, v) VALUES ('file', ?)", JSON.stringify(file));
+  }
+
+  /** An empty swarm keeps nothing: its tables, its metadata and its alarm go. */
+  private dropStorage(): void {
+    this.file = null;
+    this.schemaReady = false;
+    this.alarmAt = null;
+    void this.ctx.storage.deleteAlarm();
+    void this.ctx.storage.deleteAll();
+  }
+
+  private load(): void {
+    const exists = this.ctx.storage.sql
+      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'peers'")
+      .one().n;
+    if (exists === 0) return;
+    this.schemaReady = true;
+    const rows = this.sql().exec<PeerRow>("SELECT * FROM peers").toArray();
+    this.table.load(
+      rows.map((row) => ({
+        peerId: row.peer_id,
+        keyHash: row.key_hash,
+        ip: row.ip,
+        port: row.port,
+        complete: row.complete === 1,
+        expiresAt: row.expires_at,
+      })),
+    );
+    const meta = this.sql().exec<{ v: string }>("SELECT v FROM meta WHERE k = 'file'").toArray()[0];
+    this.file = meta === undefined ? null : (JSON.parse(meta.v) as FileMeta);
+  }
+
+  private ensureSchema(): void {
+    if (this.schemaReady) return;
+    this.ctx.storage.sql.exec(`
+      CREATE TABLE IF NOT EXISTS peers (
+        peer_id TEXT PRIMARY KEY,
+        key_hash TEXT NOT NULL,
+        ip TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        complete INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+    `);
+    this.schemaReady = true;
+  }
+
+  private sql(): SqlStorage {
+    this.ensureSchema();
+    return this.ctx.storage.sql;
+  }
+}
