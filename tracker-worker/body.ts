@@ -1,16 +1,26 @@
 import { errors } from "./errors.js";
 
+/** How much of an oversized body is read and thrown away so that the connection stays usable. */
+const DRAIN_MAX = 1024 * 1024;
+
 /**
- * Reads a JSON request body of at most `limit` bytes. A declared length over the limit is refused before
- * anything is read; an undeclared one (chunked) is cut off as soon as it passes the limit.
+ * Reads a JSON request body of at most `limit` bytes. An oversized body is refused with 413 after being
+ * drained (up to DRAIN_MAX): answering before the body is read leaves wrangler dev's proxy with a broken
+ * connection, which fails the *next* request with a 503.
  */
 export async function readJsonBody(request: Request, limit: number): Promise<unknown> {
   const type = request.headers.get("Content-Type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type)) throw errors.unsupportedMediaType();
-  const declared = request.headers.get("Content-Length");
-  if (declared !== null && Number(declared) > limit) throw errors.bodyTooLarge(limit);
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    await drain(request, 0);
+    throw errors.unsupportedMediaType();
+  }
+  const declared = Number(request.headers.get("Content-Length") ?? "0");
+  if (declared > limit) {
+    await drain(request, 0);
+    throw errors.bodyTooLarge(limit);
+  }
   if (request.body === null) throw errors.invalidJson();
-  const reader = request.body.getReader();
+  const reader = request.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const parts: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -18,7 +28,7 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel();
+      await drainReader(reader, size);
       throw errors.bodyTooLarge(limit);
     }
     parts.push(value);
@@ -33,5 +43,25 @@ export async function readJsonBody(request: Request, limit: number): Promise<unk
     return JSON.parse(new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes)) as unknown;
   } catch {
     throw errors.invalidJson();
+  }
+}
+
+async function drain(request: Request, alreadyRead: number): Promise<void> {
+  if (request.body === null) return;
+  const reader = request.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  await drainReader(reader, alreadyRead);
+}
+
+async function drainReader(reader: ReadableStreamDefaultReader<Uint8Array>, alreadyRead: number): Promise<void> {
+  let read = alreadyRead;
+  try {
+    while (read <= DRAIN_MAX) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      read += value.byteLength;
+    }
+    await reader.cancel();
+  } catch {
+    // The client went away: nothing left to drain.
   }
 }

@@ -36,7 +36,8 @@ export interface AnnounceInput {
 }
 
 export type AnnounceOutcome =
-  | { kind: "upserted"; peer: StoredPeer; created: boolean }
+  /** `refreshOnly`: the same owner, address, port and state as before; only the expiry moved. */
+  | { kind: "upserted"; peer: StoredPeer; created: boolean; refreshOnly: boolean }
   | { kind: "removed"; peerId: string }
   | { kind: "absent" }
   | { kind: "key_mismatch" }
@@ -84,9 +85,11 @@ export class PeerTable {
       complete: input.complete,
       expiresAt: now + this.limits.ttlMs,
     };
+    const refreshOnly =
+      live !== undefined && live.ip === peer.ip && live.port === peer.port && live.complete === peer.complete;
     if (existing !== undefined) this.remove(existing.peerId);
     this.put(peer);
-    return { kind: "upserted", peer, created: live === undefined };
+    return { kind: "upserted", peer, created: live === undefined, refreshOnly };
   }
 
   /** Up to `limit` live peers other than `excludePeerId`, chosen uniformly at random. */

@@ -4,7 +4,7 @@
  * client's flood from reaching the Durable Objects, which is what it is for.
  */
 export class RateLimiter {
-  private windowStart = 0;
+  private windowStart = Number.NEGATIVE_INFINITY;
   private readonly counts = new Map<string, number>();
 
   constructor(

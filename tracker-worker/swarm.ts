@@ -35,6 +35,14 @@ export class Swarm extends DurableObject<Env> {
   private file: FileMeta | null = null;
   private schemaReady = false;
   private alarmAt: number | null = null;
+  /** Each peer's expiry as SQLite holds it, which may lag the table's by up to writeSlackMs. */
+  private readonly storedExpiry = new Map<string, number>();
+  /**
+   * A re-announce that changes nothing but the expiry is written only once the stored expiry lags by this
+   * much. After a restart a peer may then expire this much early: still past its interval plus half the
+   * grace, so a peer that announces on time never drops. It halves the writes of a busy swarm.
+   */
+  private readonly writeSlackMs: number;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -44,8 +52,10 @@ export class Swarm extends DurableObject<Env> {
       maxPeers: this.config.maxPeersPerFile,
       maxPerAddress: this.config.maxPeersPerAddress,
     });
+    this.writeSlackMs = (this.config.graceSeconds * 1000) / 2;
+    // SQLite reads are synchronous: the table is whole before the first call arrives.
+    this.load();
     void ctx.blockConcurrencyWhile(async () => {
-      this.load();
       this.alarmAt = await ctx.storage.getAlarm();
     });
   }
@@ -64,11 +74,11 @@ export class Swarm extends DurableObject<Env> {
         return { ok: false, code: outcome.kind };
       case "absent":
       case "removed":
-        if (outcome.kind === "removed") this.sql().exec("DELETE FROM peers WHERE peer_id = ?", outcome.peerId);
+        if (outcome.kind === "removed") this.deleteRows([outcome.peerId]);
         if (this.table.size === 0) this.dropStorage();
         return { ok: true, value: { interval: this.config.intervalSeconds, peers: [] } };
       case "upserted":
-        this.persist(outcome.peer);
+        this.persist(outcome.peer, outcome.refreshOnly);
         if (input.complete && input.file !== undefined && this.file === null) this.recordFile(input.file);
         this.scheduleSweep(outcome.peer.expiresAt);
         return {
@@ -102,7 +112,7 @@ export class Swarm extends DurableObject<Env> {
     return this.sql().exec<{ n: number }>("SELECT COUNT(*) AS n FROM peers").one().n;
   }
 
-  override async alarm(): Promise<void> {
+  override alarm(): void {
     this.alarmAt = null;
     const now = Date.now();
     this.sweep(now);
@@ -116,7 +126,7 @@ export class Swarm extends DurableObject<Env> {
 
   private sweep(now: number): number {
     const gone = this.table.expire(now);
-    if (gone.length > 0 && this.schemaReady) this.sql().exec("DELETE FROM peers WHERE expires_at <= ?", now);
+    this.deleteRows(gone);
     return gone.length;
   }
 
@@ -127,7 +137,18 @@ export class Swarm extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(at);
   }
 
-  private persist(peer: StoredPeer): void {
+  private deleteRows(peerIds: string[]): void {
+    if (peerIds.length === 0 || !this.schemaReady) return;
+    for (const peerId of peerIds) {
+      this.ctx.storage.sql.exec("DELETE FROM peers WHERE peer_id = ?", peerId);
+      this.storedExpiry.delete(peerId);
+    }
+  }
+
+  private persist(peer: StoredPeer, refreshOnly: boolean): void {
+    const stored = this.storedExpiry.get(peer.peerId);
+    if (refreshOnly && stored !== undefined && peer.expiresAt - stored < this.writeSlackMs) return;
+    this.storedExpiry.set(peer.peerId, peer.expiresAt);
     this.sql().exec(
       `INSERT INTO peers (peer_id, key_hash, ip, port, complete, expires_at) VALUES (?, ?, ?, ?, ?, ?)
        ON CONFLICT (peer_id) DO UPDATE SET key_hash = excluded.key_hash, ip = excluded.ip, port = excluded.port,
@@ -150,6 +171,7 @@ export class Swarm extends DurableObject<Env> {
   private dropStorage(): void {
     this.file = null;
     this.schemaReady = false;
+    this.storedExpiry.clear();
     this.alarmAt = null;
     void this.ctx.storage.deleteAlarm();
     void this.ctx.storage.deleteAll();
@@ -162,6 +184,7 @@ export class Swarm extends DurableObject<Env> {
     if (exists === 0) return;
     this.schemaReady = true;
     const rows = this.sql().exec<PeerRow>("SELECT * FROM peers").toArray();
+    for (const row of rows) this.storedExpiry.set(row.peer_id, row.expires_at);
     this.table.load(
       rows.map((row) => ({
         peerId: row.peer_id,

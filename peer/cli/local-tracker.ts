@@ -26,6 +26,26 @@ export interface LocalTracker {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+/** Trackers this process started: if it exits without stopping them, they go with it. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function killOnExit(child: ChildProcess): void {
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once("exit", () => {
+    for (const proc of running) {
+      try {
+        if (proc.pid !== undefined) process.kill(-proc.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+  });
+}
+
 function wranglerBin(): string {
   const require = createRequire(import.meta.url);
   return join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
@@ -89,6 +109,7 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
     // Its own process group, so that stopping it stops workerd too.
     detached: true,
   });
+  killOnExit(child);
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${options.port}`;
