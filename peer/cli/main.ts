@@ -1,6 +1,10 @@
 import { Command, CommanderError } from "commander";
 import { defaultDataDir, defaultTracker } from "../config.js";
 import { EXIT_CODES } from "../errors.js";
+import { registerDaemon } from "./commands/daemon.js";
+import { registerDownload } from "./commands/download.js";
+import { registerManage } from "./commands/manage.js";
+import { registerShare } from "./commands/share.js";
 import { registerTracker } from "./commands/tracker.js";
 import { reportFailure } from "./fail.js";
 
@@ -11,6 +15,10 @@ const program = new Command("p2p")
   .exitOverride()
   .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `p2p: ${text}` : text) });
 
+registerShare(program);
+registerDownload(program);
+registerManage(program);
+registerDaemon(program);
 registerTracker(program);
 
 try {

@@ -1,0 +1,73 @@
+import type { Command } from "commander";
+import { resolve } from "node:path";
+import { normalizeSha1 } from "../../../common/ids.js";
+import { controlDownload, daemonRunning } from "../../daemon/control-client.js";
+import { download, type DownloadProgress, type DownloadResult } from "../../download/downloader.js";
+import { seedDownloaded } from "../../download/seed.js";
+import { Errors } from "../../errors.js";
+import { TrackerClient } from "../../tracker-client/tracker-client.js";
+import { globals, printJson } from "../context.js";
+import { ProgressBar } from "../progress.js";
+
+interface DownloadFlags {
+  output?: string;
+  force?: boolean;
+  seed: boolean;
+  bind?: string;
+}
+
+export function registerDownload(program: Command): void {
+  program
+    .command("download")
+    .argument("<sha1>", "the file's SHA-1, as `p2p share` printed it")
+    .description("download a file by its SHA-1 from every peer that has it; prints the path")
+    .option("-o, --output <path>", "file to write, or an existing folder to write into (default: the current folder)")
+    .option("--force", "replace the destination if it exists")
+    .option("--no-seed", "do not share the file after downloading it")
+    .option("--bind <address>", "local address for connections to peers and the tracker")
+    .option("--json", "print one JSON object on stdout")
+    .action(async (rawSha1: string, flags: DownloadFlags, command: Command) => {
+      const { tracker, dataDir, json } = globals(command);
+      const sha1 = normalizeSha1(rawSha1);
+      if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(rawSha1)} is not a SHA-1`, "a file id is 40 hex characters, as `p2p share` prints it");
+      const output = resolve(flags.output ?? process.cwd());
+      const bar = new ProgressBar();
+      const onProgress = (progress: DownloadProgress): void => bar.update(progress);
+      let result: DownloadResult & { seeding?: boolean };
+      try {
+        if (await daemonRunning(dataDir)) {
+          result = await controlDownload<DownloadResult & { seeding: boolean }>(dataDir, { sha1, output, force: flags.force === true, seed: flags.seed }, (event) =>
+            onProgress(event as DownloadProgress),
+          );
+        } else {
+          result = await download({
+            sha1,
+            output,
+            force: flags.force === true,
+            seed: flags.seed,
+            dataDir,
+            tracker: new TrackerClient(tracker, flags.bind),
+            ...(flags.bind === undefined ? {} : { localAddress: flags.bind }),
+            onProgress,
+          });
+          if (flags.seed) await seedDownloaded(dataDir, result.path);
+          result = { ...result, seeding: flags.seed };
+        }
+      } finally {
+        bar.done();
+      }
+      if (json) {
+        printJson({
+          sha1: result.sha1,
+          path: result.path,
+          size: result.size,
+          bytesFetched: result.bytesFetched,
+          resumedBytes: result.resumedBytes,
+          peers: result.peers,
+          seeding: result.seeding === true,
+        });
+      } else {
+        process.stdout.write(`${result.path}\n`);
+      }
+    });
+}

@@ -1,0 +1,91 @@
+import type { Command } from "commander";
+import { readdir } from "node:fs/promises";
+import { normalizeSha1 } from "../../../common/ids.js";
+import { controlJson, daemonRunning } from "../../daemon/control-client.js";
+import { loadIdentity } from "../../daemon/identity.js";
+import { Errors } from "../../errors.js";
+import { shareIsIntact } from "../../server/share-file.js";
+import { downloadsDir, loadDownload } from "../../state/download-state.js";
+import { ShareRegistry } from "../../state/share-registry.js";
+import { TrackerClient } from "../../tracker-client/tracker-client.js";
+import { globals, printJson } from "../context.js";
+import { formatBytes } from "../progress.js";
+
+/** ls, status and unshare: they work with a running daemon or, without one, on the data dir directly. */
+
+interface ShareLine {
+  sha1: string;
+  name: string;
+  path: string;
+  size: number;
+  intact: boolean;
+  announced?: boolean;
+}
+
+async function listShares(dataDir: string): Promise<ShareLine[]> {
+  if (await daemonRunning(dataDir)) return controlJson<ShareLine[]>(dataDir, "GET", "/v1/shares");
+  const registry = await ShareRegistry.open(dataDir);
+  return Promise.all(
+    registry.list().map(async (s) => ({ sha1: s.sha1, name: s.manifest.name, path: s.path, size: s.size, intact: await shareIsIntact(s) })),
+  );
+}
+
+export function registerManage(program: Command): void {
+  program
+    .command("ls")
+    .description("list what this data dir shares")
+    .option("--json", "print one JSON object on stdout")
+    .action(async (_flags: unknown, command: Command) => {
+      const { dataDir, json } = globals(command);
+      const shares = await listShares(dataDir);
+      if (json) return printJson({ shares });
+      if (shares.length === 0) process.stderr.write("p2p: nothing shared yet (p2p share <file>)\n");
+      for (const s of shares) process.stdout.write(`${s.sha1}  ${formatBytes(s.size).padStart(10)}  ${s.intact ? "" : "[changed] "}${s.path}\n`);
+    });
+
+  program
+    .command("status")
+    .description("show the daemon, shares and unfinished downloads of this data dir")
+    .option("--json", "print one JSON object on stdout")
+    .action(async (_flags: unknown, command: Command) => {
+      const { dataDir, tracker, json } = globals(command);
+      const running = await daemonRunning(dataDir);
+      const daemon = running ? await controlJson<Record<string, unknown>>(dataDir, "GET", "/v1/status") : null;
+      const shares = await listShares(dataDir);
+      const pending = [];
+      for (const name of await readdir(downloadsDir(dataDir)).catch(() => [] as string[])) {
+        const record = await loadDownload(dataDir, name.replace(/\.json$/, ""));
+        if (record !== null) pending.push({ sha1: record.sha1, destination: record.destination, size: record.manifest.size });
+      }
+      if (json) return printJson({ dataDir, tracker, daemon, shares: shares.length, unfinishedDownloads: pending });
+      process.stdout.write(`data dir:  ${dataDir}\ntracker:   ${tracker}\n`);
+      process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}`}\n`);
+      process.stdout.write(`shares:    ${shares.length}\n`);
+      process.stdout.write(`unfinished downloads: ${pending.length}\n`);
+      for (const p of pending) process.stdout.write(`  ${p.sha1} -> ${p.destination}\n`);
+    });
+
+  program
+    .command("unshare")
+    .argument("<sha1>", "the SHA-1 of a shared file")
+    .description("stop sharing a file (the file itself is left alone)")
+    .option("--json", "print one JSON object on stdout")
+    .action(async (rawSha1: string, _flags: unknown, command: Command) => {
+      const { dataDir, tracker, json } = globals(command);
+      const sha1 = normalizeSha1(rawSha1);
+      if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(rawSha1)} is not a SHA-1`);
+      if (await daemonRunning(dataDir)) {
+        await controlJson(dataDir, "DELETE", `/v1/shares/${sha1}`);
+      } else {
+        const registry = await ShareRegistry.open(dataDir);
+        if (!(await registry.remove(sha1))) throw Errors.notShared(`${sha1} is not shared from ${dataDir}`);
+        const identity = await loadIdentity(dataDir);
+        // Best effort: the entry would expire anyway.
+        await new TrackerClient(tracker, undefined, 3000)
+          .announce(sha1, { peerId: identity.peerId, key: identity.key, port: 1, left: 0, event: "stopped" })
+          .catch(() => undefined);
+      }
+      if (json) printJson({ sha1, removed: true });
+      else process.stderr.write(`p2p: no longer sharing ${sha1}\n`);
+    });
+}

@@ -1,0 +1,68 @@
+import type { Command } from "commander";
+import { access, constants, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import { controlJson, daemonRunning } from "../../daemon/control-client.js";
+import { startDaemon } from "../../daemon/daemon.js";
+import { Errors, fromFsError } from "../../errors.js";
+import { globals, printJson } from "../context.js";
+import { addServeOptions, serveUntilSignal, type ServeOptions } from "./daemon.js";
+
+interface ShareReply {
+  sha1: string;
+  name: string;
+  path: string;
+  size: number;
+  manifestId: string;
+  announced: boolean;
+}
+
+/** Refuses what cannot be shared before any work: a missing path, a folder, a file we may not read. */
+async function checkShareable(path: string): Promise<void> {
+  const info = await stat(path).catch((error: unknown) => {
+    throw fromFsError(error, path, "looking at it");
+  });
+  if (info.isDirectory()) throw Errors.notAFile(`${path} is a directory, not a file`, "share a file; to share a folder, share each file in it");
+  if (!info.isFile()) throw Errors.notAFile(`${path} is not a regular file`);
+  await access(path, constants.R_OK).catch((error: unknown) => {
+    throw fromFsError(error, path, "opening it");
+  });
+}
+
+export function registerShare(program: Command): void {
+  addServeOptions(
+    program
+      .command("share")
+      .alias("register")
+      .argument("<file>", "the file to share")
+      .description("share a file: prints its SHA-1, which anyone can download it by")
+      .option("--json", "print one JSON object on stdout"),
+  ).action(async (file: string, options: ServeOptions, command: Command) => {
+    const { tracker, dataDir, json } = globals(command);
+    const path = resolve(file);
+    await checkShareable(path);
+    const print = (reply: ShareReply, foreground: boolean): void => {
+      if (json) printJson({ ...reply, daemon: !foreground });
+      else process.stdout.write(`${reply.sha1}\n`);
+      process.stderr.write(`p2p: sharing ${reply.name} (${reply.size} bytes)${reply.announced ? "" : ": the tracker is unreachable for now, retrying"}\n`);
+      process.stderr.write(`p2p: download it elsewhere with: p2p download ${reply.sha1}\n`);
+    };
+    if (await daemonRunning(dataDir)) {
+      print(await controlJson<ShareReply>(dataDir, "POST", "/v1/shares", { path }), false);
+      return;
+    }
+    // No daemon for this data dir: serve in the foreground, as the original did, until Ctrl-C.
+    const daemon = await startDaemon({ host: options.host, port: options.port, tracker, dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
+    try {
+      const { share, announced } = await daemon.addShare(path);
+      if (!announced) {
+        throw Errors.trackerUnreachable(`${path} is shared in ${dataDir}, but the tracker at ${tracker} did not take the announce`, "start the tracker (p2p tracker) or pass --tracker; `p2p daemon` will announce it when it can");
+      }
+      print({ sha1: share.sha1, name: share.manifest.name, path: share.path, size: share.size, manifestId: share.manifestId, announced }, true);
+      process.stderr.write(`p2p: serving on port ${daemon.publicPort}; Ctrl-C stops\n`);
+    } catch (error) {
+      await daemon.close();
+      throw error;
+    }
+    await serveUntilSignal(daemon);
+  });
+}

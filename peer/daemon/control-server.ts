@@ -1,0 +1,101 @@
+import { chmod, unlink } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { normalizeSha1 } from "../../common/ids.js";
+import { Errors, P2PError } from "../errors.js";
+import { HttpError, sendError, sendJson } from "../server/http-reply.js";
+
+/**
+ * The control API the CLI uses, on a Unix socket in the data dir (mode 0600 inside a 0700 folder): only this
+ * user on this machine can reach it; it never listens on the network. Routes are in docs/protocol.md.
+ */
+
+export interface ControlHandlers {
+  status(): unknown;
+  listShares(): Promise<unknown>;
+  addShare(path: string): Promise<unknown>;
+  removeShare(sha1: string): Promise<unknown>;
+  /** Streams progress lines, then the result. */
+  download(body: DownloadBody, emit: (event: unknown) => void, signal: AbortSignal): Promise<unknown>;
+}
+
+export interface DownloadBody {
+  sha1: string;
+  output?: string;
+  force: boolean;
+  seed: boolean;
+}
+
+const MAX_BODY = 64 * 1024;
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  let text = "";
+  for await (const part of req) {
+    text += (part as Buffer).toString("utf8");
+    if (text.length > MAX_BODY) throw new HttpError(413, "body_too_large", "request body too large");
+  }
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new HttpError(400, "invalid_json", "request body must be a JSON object");
+}
+
+function sha1Of(raw: unknown): string {
+  const sha1 = normalizeSha1(raw);
+  if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(raw)} is not a SHA-1 (40 hex characters)`);
+  return sha1;
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers): Promise<void> {
+  const path = (req.url ?? "/").split("?")[0];
+  const method = req.method ?? "GET";
+  if (path === "/v1/status" && method === "GET") return sendJson(res, 200, handlers.status());
+  if (path === "/v1/shares" && method === "GET") return sendJson(res, 200, await handlers.listShares());
+  if (path === "/v1/shares" && method === "POST") {
+    const body = await readBody(req);
+    if (typeof body["path"] !== "string") throw Errors.usage("path is required");
+    return sendJson(res, 200, await handlers.addShare(body["path"]));
+  }
+  const shareMatch = /^\/v1\/shares\/([^/]+)$/.exec(path ?? "");
+  if (shareMatch !== null && method === "DELETE") return sendJson(res, 200, await handlers.removeShare(sha1Of(shareMatch[1])));
+  if (path === "/v1/downloads" && method === "POST") {
+    const body = await readBody(req);
+    const request: DownloadBody = {
+      sha1: sha1Of(body["sha1"]),
+      force: body["force"] === true,
+      seed: body["seed"] !== false,
+      ...(typeof body["output"] === "string" ? { output: body["output"] } : {}),
+    };
+    const abort = new AbortController();
+    res.on("close", () => abort.abort());
+    res.writeHead(200, { "Content-Type": "application/x-ndjson" });
+    const emit = (event: unknown): void => {
+      if (!res.writableEnded) res.write(`${JSON.stringify(event)}\n`);
+    };
+    try {
+      emit({ type: "result", result: await handlers.download(request, emit, abort.signal) });
+    } catch (error) {
+      const failure = error instanceof P2PError ? error.toJSON() : { code: "INTERNAL", kind: "internal", message: String(error) };
+      emit({ type: "error", error: failure });
+    }
+    res.end();
+    return;
+  }
+  throw new HttpError(404, "not_found", `no control route ${method} ${path}`);
+}
+
+export async function startControlServer(socketPath: string, handlers: ControlHandlers): Promise<Server> {
+  // A socket file left by a daemon that was killed: nothing answers it (the caller checked), so it goes.
+  await unlink(socketPath).catch(() => undefined);
+  const server = createServer((req, res) => {
+    route(req, res, handlers).catch((error: unknown) => sendError(res, error));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(socketPath, () => resolve());
+  });
+  await chmod(socketPath, 0o600);
+  return server;
+}

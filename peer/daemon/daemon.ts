@@ -1,0 +1,183 @@
+import type { Server } from "node:http";
+import { readdir } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
+import { hostPort } from "../../common/ip.js";
+import { download, type DownloadProgress, type DownloadResult } from "../download/downloader.js";
+import { seedDownloaded } from "../download/seed.js";
+import { Errors } from "../errors.js";
+import { createPublicServer } from "../server/public-server.js";
+import { shareIsIntact } from "../server/share-file.js";
+import { downloadsDir, loadDownload } from "../state/download-state.js";
+import { ShareRegistry, type Share } from "../state/share-registry.js";
+import { TrackerClient } from "../tracker-client/tracker-client.js";
+import { Announcer } from "./announcer.js";
+import { daemonRunning, socketPath } from "./control-client.js";
+import { startControlServer, type DownloadBody } from "./control-server.js";
+import { loadIdentity } from "./identity.js";
+import { makeShare } from "./make-share.js";
+
+/**
+ * The peer daemon: serves what this user shares on the public port, keeps the tracker told, runs downloads
+ * for the CLI, and resumes what it was doing after a restart. One per data dir.
+ */
+
+export interface DaemonOptions {
+  host: string;
+  port: number;
+  tracker: string;
+  dataDir: string;
+  /** The address the tracker should record, where it must differ from the connection's (LAN, tests). */
+  announceHost?: string;
+  log?: (line: string) => void;
+}
+
+export interface RunningDaemon {
+  publicPort: number;
+  registry: ShareRegistry;
+  addShare(path: string): Promise<{ share: Share; announced: boolean }>;
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : port);
+    });
+  });
+}
+
+export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
+  const log = options.log ?? ((line: string) => process.stderr.write(`p2p daemon: ${line}\n`));
+  await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
+  if (await daemonRunning(options.dataDir)) {
+    throw Errors.daemonRunning(`a daemon already runs for ${options.dataDir}`, "stop it first, or use another --data-dir");
+  }
+  const registry = await ShareRegistry.open(options.dataDir);
+  const identity = await loadIdentity(options.dataDir);
+  const localAddress = options.host === "0.0.0.0" || options.host === "::" ? undefined : options.host;
+  const tracker = new TrackerClient(options.tracker, localAddress);
+  const withdrawn = new Set<string>();
+
+  const publicServer = createPublicServer({
+    lookup: (sha1) => (withdrawn.has(sha1) ? undefined : registry.get(sha1)),
+    onChanged: (share) => {
+      withdrawn.add(share.sha1);
+      log(`${share.path} changed since it was shared; it is no longer served (share it again)`);
+      void announcer.stop(share);
+    },
+  });
+  const publicPort = await listen(publicServer, options.port, options.host).catch((error: NodeJS.ErrnoException) => {
+    throw error.code === "EADDRINUSE"
+      ? Errors.daemonRunning(`port ${options.port} on ${options.host} is in use`, "stop what uses it, or pass --port")
+      : error;
+  });
+  const announcer = new Announcer(tracker, identity, publicPort, options.announceHost, shareIsIntact, log);
+  const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
+  const downloads = new Map<string, DownloadProgress | null>();
+
+  const addShare = async (path: string): Promise<{ share: Share; announced: boolean }> => {
+    const share = await makeShare(path);
+    await registry.add(share);
+    withdrawn.delete(share.sha1);
+    return { share, announced: await announcer.start(share) };
+  };
+
+  const runDownload = async (body: DownloadBody, emit?: (event: unknown) => void, signal?: AbortSignal): Promise<DownloadResult & { seeding: boolean }> => {
+    if (downloads.has(body.sha1)) throw Errors.daemonRunning(`${body.sha1} is already being downloaded by this daemon`);
+    downloads.set(body.sha1, null);
+    try {
+      const result = await download({
+        sha1: body.sha1,
+        force: body.force,
+        seed: body.seed,
+        dataDir: options.dataDir,
+        tracker,
+        exclude: self,
+        ...(body.output === undefined ? {} : { output: body.output }),
+        ...(localAddress === undefined ? {} : { localAddress }),
+        ...(signal === undefined ? {} : { signal }),
+        onProgress: (progress) => {
+          downloads.set(body.sha1, progress);
+          emit?.({ type: "progress", ...progress });
+        },
+      });
+      if (body.seed) {
+        const share = await seedDownloaded(options.dataDir, result.path, registry);
+        void announcer.start(share);
+      }
+      return { ...result, seeding: body.seed };
+    } finally {
+      downloads.delete(body.sha1);
+    }
+  };
+
+  const control = await startControlServer(socketPath(options.dataDir), {
+    status: () => ({
+      pid: process.pid,
+      dataDir: options.dataDir,
+      tracker: options.tracker,
+      public: { host: options.host, port: publicPort },
+      shares: registry.list().length,
+      downloads: [...downloads.entries()].map(([sha1, progress]) => ({ sha1, ...progress })),
+    }),
+    listShares: async () =>
+      Promise.all(
+        registry.list().map(async (share) => ({
+          sha1: share.sha1,
+          name: share.manifest.name,
+          path: share.path,
+          size: share.size,
+          intact: await shareIsIntact(share),
+          announced: announcer.isAnnouncing(share.sha1),
+        })),
+      ),
+    addShare: async (path) => {
+      const { share, announced } = await addShare(path);
+      return { sha1: share.sha1, name: share.manifest.name, path: share.path, size: share.size, manifestId: share.manifestId, announced };
+    },
+    removeShare: async (sha1) => {
+      const share = registry.get(sha1);
+      if (share === undefined) throw Errors.notShared(`${sha1} is not shared here`);
+      await announcer.stop(share);
+      await registry.remove(sha1);
+      return { sha1, removed: true };
+    },
+    download: (body, emit, signal) => runDownload(body, emit, signal),
+  });
+
+  for (const share of registry.list()) void announcer.start(share);
+  void resumeDownloads(options.dataDir, (sha1, seed) => runDownload({ sha1, force: false, seed }), log);
+
+  let closing: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      control.close();
+      publicServer.close();
+      publicServer.closeAllConnections();
+      await announcer.stopAll(registry.list());
+    })();
+    return closing;
+  };
+  return { publicPort, registry, addShare, close };
+}
+
+/** Downloads a killed daemon (or CLI) left unfinished continue in the background. */
+async function resumeDownloads(
+  dataDir: string,
+  run: (sha1: string, seed: boolean) => Promise<unknown>,
+  log: (line: string) => void,
+): Promise<void> {
+  const names = await readdir(downloadsDir(dataDir)).catch(() => [] as string[]);
+  for (const name of names) {
+    const sha1 = name.replace(/\.json$/, "");
+    const record = await loadDownload(dataDir, sha1);
+    if (record === null) continue;
+    log(`resuming the download of ${sha1} to ${record.destination}`);
+    run(sha1, record.seed).then(
+      () => log(`finished ${record.destination}`),
+      (error: unknown) => log(`download of ${sha1} stopped: ${error instanceof Error ? error.message : String(error)}`),
+    );
+  }
+}

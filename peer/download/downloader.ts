@@ -1,0 +1,307 @@
+import { createHash } from "node:crypto";
+import { unlink } from "node:fs/promises";
+import { CHUNK_SIZE } from "../../common/constants.js";
+import { Errors, fromFsError, P2PError } from "../errors.js";
+import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/manifest.js";
+import { decodeBitfield, encodeBitfield, loadDownload, removeDownload, saveDownload, type DownloadRecord } from "../state/download-state.js";
+import { FileChunkStore } from "../storage/chunk-store.js";
+import type { TrackerClient } from "../tracker-client/tracker-client.js";
+import { partPathFor, refuseExisting, resolveDestination } from "./destination.js";
+import { FileHasher } from "./file-hasher.js";
+import { fetchManifest } from "./manifest-fetch.js";
+import { PeerFault, type FetchLimits } from "./peer-http.js";
+import { PeerPool } from "./peer-pool.js";
+import { DEFAULT_SCHEDULER_OPTIONS, Scheduler, type SchedulerOptions } from "./scheduler.js";
+
+/**
+ * One download, start to finish: peers from the tracker, a verified manifest, chunks from every peer at
+ * once into a partial file (each checked against the manifest before it counts), progress saved so that a
+ * rerun resumes, and at the end the whole file's SHA-1 checked before the file is renamed into place.
+ */
+
+export interface DownloadOptions {
+  sha1: string;
+  output?: string;
+  force: boolean;
+  dataDir: string;
+  tracker: TrackerClient;
+  /** host:port keys never to download from (this peer's own public address). */
+  exclude?: ReadonlySet<string>;
+  localAddress?: string;
+  onProgress?: (progress: DownloadProgress) => void;
+  signal?: AbortSignal;
+  limits?: Partial<FetchLimits & { noPeersBudgetMs: number }>;
+  scheduler?: Partial<SchedulerOptions>;
+  /** Whether the finished file is to be shared; saved so that a resumed download knows. */
+  seed?: boolean;
+}
+
+export interface DownloadProgress {
+  name: string;
+  size: number;
+  verifiedBytes: number;
+  bytesFetched: number;
+  peers: number;
+}
+
+export interface PeerReport {
+  host: string;
+  port: number;
+  bytes: number;
+  banned: boolean;
+}
+
+export interface DownloadResult {
+  sha1: string;
+  path: string;
+  name: string;
+  size: number;
+  manifestId: string;
+  bytesFetched: number;
+  resumedBytes: number;
+  peers: PeerReport[];
+}
+
+const FLUSH_EVERY_MS = 500;
+
+export async function download(options: DownloadOptions): Promise<DownloadResult> {
+  const { sha1, tracker, dataDir } = options;
+  const limits: FetchLimits = { idleMs: options.limits?.idleMs ?? 5000, deadlineMs: options.limits?.deadlineMs ?? 30_000 };
+  const noPeersBudgetMs = options.limits?.noPeersBudgetMs ?? 20_000;
+  const pool = new PeerPool(sha1, tracker, options.exclude ?? new Set(), options.localAddress);
+  try {
+    const listed = await tracker.peers(sha1, 50);
+    const stats = await tracker.file(sha1).catch(() => null);
+    const recordedId = stats?.file?.manifestId ?? null;
+    let record = await loadDownload(dataDir, sha1);
+    if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
+    const manifest: Manifest = record?.manifest ?? (await fetchManifest(sha1, recordedId, pool, pool.add(listed.peers), limits));
+    const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);
+    await refuseExisting(destination, options.force);
+    if (record !== null && record.destination !== destination) {
+      await unlink(record.partPath).catch(() => undefined);
+      record = null;
+    }
+    const partPath = partPathFor(destination);
+    const count = manifest.chunks.length;
+    let store: FileChunkStore;
+    let resumed: number[] = [];
+    try {
+      const opened = await FileChunkStore.open(partPath, manifest.size, CHUNK_SIZE, record !== null);
+      store = opened.store;
+      if (opened.reused && record !== null) resumed = decodeBitfield(record.verified, count);
+    } catch (error) {
+      throw fromFsError(error, partPath, "creating the partial file");
+    }
+    const run = new Run(options, manifest, destination, partPath, store, pool, resumed, limits, noPeersBudgetMs);
+    return await run.execute();
+  } finally {
+    pool.close();
+  }
+}
+
+class Run {
+  private readonly scheduler: Scheduler;
+  private readonly written: Uint8Array;
+  private readonly hasher: FileHasher;
+  private readonly aborts = new Map<string, () => void>();
+  private readonly id: string;
+  private bytesFetched = 0;
+  private readonly resumedBytes: number;
+  private writing = new Set<Promise<void>>();
+  private failure: Error | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private lastFlush = 0;
+  private refilling = false;
+  private refills = 0;
+  private lastProgress = Date.now();
+  private verifiedBytes: number;
+  private wake: () => void = () => undefined;
+
+  constructor(
+    private readonly options: DownloadOptions,
+    private readonly manifest: Manifest,
+    private readonly destination: string,
+    private readonly partPath: string,
+    private readonly store: FileChunkStore,
+    private readonly pool: PeerPool,
+    resumed: number[],
+    private readonly limits: FetchLimits,
+    private readonly noPeersBudgetMs: number,
+  ) {
+    const count = manifest.chunks.length;
+    this.scheduler = new Scheduler(count, resumed, { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler });
+    this.written = new Uint8Array(count);
+    for (const index of resumed) this.written[index] = 1;
+    this.resumedBytes = resumed.reduce((sum, index) => sum + chunkLength(manifest, index), 0);
+    this.verifiedBytes = this.resumedBytes;
+    this.hasher = new FileHasher(count, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, store);
+    this.id = idOf(manifest);
+    for (const key of pool.connections.keys()) this.scheduler.addPeer(key);
+  }
+
+  async execute(): Promise<DownloadResult> {
+    try {
+      await this.flush(true);
+      await this.hasher.advance();
+      await this.loop();
+      await Promise.all(this.writing);
+      if (this.failure !== null) throw this.failure;
+      await this.hasher.advance();
+      if (!this.hasher.complete || this.hasher.digest() !== this.manifest.sha1) {
+        await this.discard();
+        throw Errors.fileHashMismatch(
+          `the assembled file's SHA-1 is not ${this.manifest.sha1}: the manifest the peers sent describes another file`,
+          "nothing was written to the destination; the tracker's record for this file may be wrong",
+        );
+      }
+      await refuseExisting(this.destination, this.options.force);
+      try {
+        await this.store.publish(this.destination);
+      } catch (error) {
+        throw fromFsError(error, this.destination, "moving the finished file into place");
+      }
+      await removeDownload(this.options.dataDir, this.manifest.sha1);
+      return this.result();
+    } catch (error) {
+      await Promise.allSettled(this.writing);
+      await this.flush(true).catch(() => undefined);
+      await this.store.close();
+      throw error;
+    }
+  }
+
+  private result(): DownloadResult {
+    return {
+      sha1: this.manifest.sha1,
+      path: this.destination,
+      name: this.manifest.name,
+      size: this.manifest.size,
+      manifestId: this.id,
+      bytesFetched: this.bytesFetched,
+      resumedBytes: this.resumedBytes,
+      peers: this.scheduler.stats().map((p) => {
+        const { ip, port } = this.pool.get(p.key).address;
+        return { host: ip, port, bytes: p.bytes, banned: p.banned };
+      }),
+    };
+  }
+
+  /** Runs until every chunk is verified and written, or a failure that ends the download. */
+  private async loop(): Promise<void> {
+    while (!this.scheduler.done && this.failure === null) {
+      if (this.options.signal?.aborted === true) throw Errors.cancelled("download cancelled");
+      const woke = new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      for (const { peer, index } of this.scheduler.assign(Date.now())) this.request(peer, index);
+      if (this.aborts.size === 0 && !this.scheduler.done) await this.refill();
+      else await Promise.race([woke, new Promise((done) => setTimeout(done, 250))]);
+    }
+  }
+
+  /**
+   * No request in flight and nobody to ask: get peers from the tracker again. A peer that keeps failing is
+   * revived by a refill, so the budget runs from the last chunk that arrived, not from this call.
+   */
+  private async refill(): Promise<void> {
+    if (this.refilling) return;
+    this.refilling = true;
+    try {
+      const budget = this.noPeersBudgetMs - (Date.now() - this.lastProgress);
+      if (budget <= 0) throw this.pool.noPeersError(null);
+      if (this.refills++ > 0) {
+        const backoff = Math.min(250 * 2 ** this.refills, 5000, budget);
+        await new Promise((done) => setTimeout(done, backoff * (0.75 + Math.random() * 0.5)));
+      }
+      await this.pool.refill((keys) => keys.filter((key) => this.scheduler.addPeer(key)).length, budget, this.options.signal);
+    } finally {
+      this.refilling = false;
+    }
+  }
+
+  private request(peer: string, index: number): void {
+    const key = `${peer}#${index}`;
+    const expected = chunkLength(this.manifest, index);
+    const { done, abort } = this.pool.get(peer).get(`/v1/files/${this.manifest.sha1}/chunks/${index}`, expected, this.limits);
+    this.aborts.set(key, abort);
+    done.then(
+      (data) => this.received(peer, index, data),
+      (error: unknown) => {
+        this.scheduler.failed(peer, index, error instanceof PeerFault && error.kind === "aborted");
+      },
+    ).finally(() => {
+      this.aborts.delete(key);
+      this.wake();
+    });
+  }
+
+  private received(peer: string, index: number, data: Buffer): void {
+    const digest = createHash("sha256").update(data).digest("hex");
+    if (digest !== this.manifest.chunks[index]) {
+      if (this.scheduler.corrupt(peer, index)) {
+        for (const held of this.scheduler.inflightOf(peer)) this.aborts.get(`${peer}#${held}`)?.();
+      }
+      return;
+    }
+    const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
+    for (const other of cancel) this.aborts.get(`${other.peer}#${other.index}`)?.();
+    if (!counted) return;
+    this.bytesFetched += data.length;
+    this.lastProgress = Date.now();
+    const write = this.store
+      .write(index, data)
+      .then(async () => {
+        this.written[index] = 1;
+        this.verifiedBytes += data.length;
+        await this.hasher.advance(index, data);
+        this.report();
+        if (Date.now() - this.lastFlush >= FLUSH_EVERY_MS) await this.flush(false);
+      })
+      .catch((error: unknown) => {
+        this.failure ??= error instanceof P2PError ? error : fromFsError(error, this.partPath, "writing a chunk");
+      })
+      .finally(() => {
+        this.writing.delete(write);
+        this.wake();
+      });
+    this.writing.add(write);
+  }
+
+  private report(): void {
+    this.options.onProgress?.({
+      name: this.manifest.name,
+      size: this.manifest.size,
+      verifiedBytes: this.verifiedBytes,
+      bytesFetched: this.bytesFetched,
+      peers: this.scheduler.usablePeers().length,
+    });
+  }
+
+  /** Saves which chunks are on disk: the data first (fdatasync), then the record that names them. */
+  private flush(force: boolean): Promise<void> {
+    this.lastFlush = Date.now();
+    this.flushing = this.flushing.catch(() => undefined).then(async () => {
+      await this.store.sync();
+      const record: DownloadRecord = {
+        version: 1,
+        sha1: this.manifest.sha1,
+        manifest: this.manifest,
+        manifestId: this.id,
+        destination: this.destination,
+        partPath: this.partPath,
+        verified: encodeBitfield(this.manifest.chunks.length, (i) => this.written[i] === 1),
+        seed: this.options.seed ?? true,
+        updatedAt: new Date().toISOString(),
+      };
+      await saveDownload(this.options.dataDir, record);
+    });
+    return force ? this.flushing : this.flushing.catch(() => undefined);
+  }
+
+  private async discard(): Promise<void> {
+    await this.store.close();
+    await unlink(this.partPath).catch(() => undefined);
+    await removeDownload(this.options.dataDir, this.manifest.sha1);
+  }
+}

@@ -1,0 +1,255 @@
+/**
+ * Which chunk to ask of which peer, as plain values: no sockets, no clock of its own. The downloader
+ * (downloader.ts) asks it for work whenever a peer has a free slot and reports every outcome back.
+ *
+ * - Chunks go in ascending order, so that the file's SHA-1 can be computed as the download proceeds.
+ * - Each peer has a window of requests in flight that grows while it delivers and halves when it fails,
+ *   so that faster peers carry more of the download.
+ * - A request that has taken far longer than chunks usually take, and every request once nothing is left
+ *   unassigned (the endgame), may be asked of a second peer: one slow peer cannot hold the download at 99%.
+ * - A peer that sends a bad chunk gets a strike; at `maxStrikes` it is banned for this download. A peer
+ *   that fails `maxFailures` times in a row is dropped (it may come back from the tracker later).
+ */
+
+export interface SchedulerOptions {
+  /** Requests in flight per peer: the window starts at `initialWindow` and moves between 1 and `maxWindow`. */
+  initialWindow: number;
+  maxWindow: number;
+  /** Requests in flight across all peers: bounds memory, since each holds one chunk's buffer. */
+  maxInflight: number;
+  maxStrikes: number;
+  maxFailures: number;
+  /** A request older than this many times the median chunk time may be duplicated to another peer. */
+  stragglerFactor: number;
+  /** ...but never sooner than this. */
+  minStragglerMs: number;
+}
+
+export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
+  initialWindow: 2,
+  maxWindow: 8,
+  maxInflight: 32,
+  maxStrikes: 3,
+  maxFailures: 4,
+  stragglerFactor: 4,
+  minStragglerMs: 2000,
+};
+
+export interface PeerStats {
+  key: string;
+  bytes: number;
+  chunks: number;
+  strikes: number;
+  banned: boolean;
+  dropped: boolean;
+}
+
+interface PeerState extends PeerStats {
+  window: number;
+  inflight: Set<number>;
+  failuresInRow: number;
+}
+
+interface Request {
+  peer: string;
+  startedAt: number;
+}
+
+export type Assignment = { peer: string; index: number };
+
+export class Scheduler {
+  private readonly verified: Uint8Array;
+  private verifiedCount = 0;
+  private readonly inflight = new Map<number, Request[]>();
+  private readonly peers = new Map<string, PeerState>();
+  /** The lowest chunk that may still be missing: the scan for work starts here. */
+  private cursor = 0;
+  private inflightTotal = 0;
+  private readonly recentMs: number[] = [];
+
+  constructor(
+    readonly chunkCount: number,
+    alreadyVerified: Iterable<number> = [],
+    private readonly options: SchedulerOptions = DEFAULT_SCHEDULER_OPTIONS,
+  ) {
+    this.verified = new Uint8Array(chunkCount);
+    for (const index of alreadyVerified) {
+      if (index >= 0 && index < chunkCount && this.verified[index] === 0) {
+        this.verified[index] = 1;
+        this.verifiedCount++;
+      }
+    }
+  }
+
+  get done(): boolean {
+    return this.verifiedCount === this.chunkCount;
+  }
+
+  get verifiedChunks(): number {
+    return this.verifiedCount;
+  }
+
+  isVerified(index: number): boolean {
+    return this.verified[index] === 1;
+  }
+
+  /** Adds a peer, or brings back a dropped one; a banned peer stays banned. Returns whether it is usable. */
+  addPeer(key: string): boolean {
+    const existing = this.peers.get(key);
+    if (existing !== undefined) {
+      if (existing.banned) return false;
+      if (existing.dropped) {
+        existing.dropped = false;
+        existing.failuresInRow = 0;
+        existing.window = this.options.initialWindow;
+      }
+      return true;
+    }
+    this.peers.set(key, {
+      key,
+      bytes: 0,
+      chunks: 0,
+      strikes: 0,
+      banned: false,
+      dropped: false,
+      window: this.options.initialWindow,
+      inflight: new Set(),
+      failuresInRow: 0,
+    });
+    return true;
+  }
+
+  /** Peers that can still be asked for chunks. */
+  usablePeers(): string[] {
+    return [...this.peers.values()].filter((p) => !p.banned && !p.dropped).map((p) => p.key);
+  }
+
+  stats(): PeerStats[] {
+    return [...this.peers.values()].map(({ key, bytes, chunks, strikes, banned, dropped }) => ({ key, bytes, chunks, strikes, banned, dropped }));
+  }
+
+  /** Every request that should start now, given free windows and the global cap. */
+  assign(now: number): Assignment[] {
+    const out: Assignment[] = [];
+    let progress = true;
+    // Round-robin one request per peer per pass, so that peers share the low chunks fairly.
+    while (progress && this.inflightTotal < this.options.maxInflight) {
+      progress = false;
+      for (const peer of this.peers.values()) {
+        if (peer.banned || peer.dropped || peer.inflight.size >= peer.window) continue;
+        if (this.inflightTotal >= this.options.maxInflight) break;
+        const index = this.pick(peer, now);
+        if (index === null) continue;
+        this.start(peer, index, now);
+        out.push({ peer: peer.key, index });
+        progress = true;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A peer delivered a chunk that verified. Returns the other requests for the same chunk, which the
+   * caller should abort, and whether this delivery is the one that counts (a duplicate may arrive second).
+   */
+  succeeded(key: string, index: number, bytes: number, now: number): { counted: boolean; cancel: Assignment[] } {
+    const peer = this.peers.get(key);
+    const request = this.finish(key, index);
+    if (peer !== undefined) {
+      peer.failuresInRow = 0;
+      peer.window = Math.min(this.options.maxWindow, peer.window + 1);
+      if (request !== undefined) this.recordTime(now - request.startedAt);
+    }
+    if (this.verified[index] === 1) return { counted: false, cancel: [] };
+    this.verified[index] = 1;
+    this.verifiedCount++;
+    if (peer !== undefined) {
+      peer.bytes += bytes;
+      peer.chunks++;
+    }
+    const others = this.inflight.get(index) ?? [];
+    return { counted: true, cancel: others.map((r) => ({ peer: r.peer, index })) };
+  }
+
+  /** A peer sent bytes that do not match the manifest. Returns whether it is now banned. */
+  corrupt(key: string, index: number): boolean {
+    this.finish(key, index);
+    const peer = this.peers.get(key);
+    if (peer === undefined) return false;
+    peer.strikes++;
+    if (peer.strikes >= this.options.maxStrikes) peer.banned = true;
+    return peer.banned;
+  }
+
+  /** A request failed without bad data: refused, reset, timed out, or aborted because another peer won. */
+  failed(key: string, index: number, cancelled = false): void {
+    this.finish(key, index);
+    const peer = this.peers.get(key);
+    if (peer === undefined || cancelled) return;
+    peer.failuresInRow++;
+    peer.window = Math.max(1, Math.floor(peer.window / 2));
+    if (peer.failuresInRow >= this.options.maxFailures) peer.dropped = true;
+  }
+
+  /** Requests a peer holds, e.g. to abort them when it is banned. */
+  inflightOf(key: string): number[] {
+    return [...(this.peers.get(key)?.inflight ?? [])];
+  }
+
+  private pick(peer: PeerState, now: number): number | null {
+    while (this.cursor < this.chunkCount && this.verified[this.cursor] === 1) this.cursor++;
+    for (let index = this.cursor; index < this.chunkCount; index++) {
+      if (this.verified[index] === 0 && !this.inflight.has(index)) return index;
+    }
+    return this.pickDuplicate(peer, now);
+  }
+
+  /** Nothing unassigned: ask this peer for a chunk another peer has held too long, or any, in the endgame. */
+  private pickDuplicate(peer: PeerState, now: number): number | null {
+    const stragglerMs = Math.max(this.options.minStragglerMs, this.options.stragglerFactor * this.medianMs());
+    const remaining = this.chunkCount - this.verifiedCount;
+    const endgame = remaining <= Math.max(4, this.usablePeers().length * 2);
+    let best: number | null = null;
+    let bestStarted = Number.POSITIVE_INFINITY;
+    for (const [index, requests] of this.inflight) {
+      if (requests.length >= 2 || requests.some((r) => r.peer === peer.key)) continue;
+      const started = requests[0]?.startedAt ?? now;
+      if (!endgame && now - started < stragglerMs) continue;
+      if (started < bestStarted) {
+        best = index;
+        bestStarted = started;
+      }
+    }
+    return best;
+  }
+
+  private start(peer: PeerState, index: number, now: number): void {
+    peer.inflight.add(index);
+    const list = this.inflight.get(index) ?? [];
+    list.push({ peer: peer.key, startedAt: now });
+    this.inflight.set(index, list);
+    this.inflightTotal++;
+  }
+
+  private finish(key: string, index: number): Request | undefined {
+    const peer = this.peers.get(key);
+    if (peer === undefined || !peer.inflight.delete(index)) return undefined;
+    this.inflightTotal--;
+    const list = this.inflight.get(index) ?? [];
+    const at = list.findIndex((r) => r.peer === key);
+    const [request] = at >= 0 ? list.splice(at, 1) : [];
+    if (list.length === 0) this.inflight.delete(index);
+    return request;
+  }
+
+  private recordTime(ms: number): void {
+    this.recentMs.push(ms);
+    if (this.recentMs.length > 64) this.recentMs.shift();
+  }
+
+  private medianMs(): number {
+    if (this.recentMs.length === 0) return 0;
+    const sorted = [...this.recentMs].sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)] ?? 0;
+  }
+}

@@ -1,0 +1,117 @@
+import type { FileHandle } from "node:fs/promises";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
+import { normalizeSha1 } from "../../common/ids.js";
+import { canonicalBytes, chunkLength } from "../manifest/manifest.js";
+import type { Share } from "../state/share-registry.js";
+import { HttpError, sendError } from "./http-reply.js";
+import { parseRange } from "./range.js";
+import { openSharedFile } from "./share-file.js";
+
+/**
+ * The public port (5001 by default): manifests, chunks and whole files of what this peer shares, to anyone.
+ * Files are found by id in the registry only; nothing from the URL ever reaches the file system.
+ */
+
+export interface PublicServerOptions {
+  lookup: (sha1: string) => Share | undefined;
+  /** Called when a shared file is found changed, so that the daemon stops announcing it. */
+  onChanged?: (share: Share) => void;
+  maxConnections?: number;
+}
+
+const ROUTE = /^\/v1\/files\/([^/]+)(?:\/(manifest|chunks\/([^/]+)))?$/;
+
+export function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+export function createPublicServer(options: PublicServerOptions): Server {
+  const server = createServer((req, res) => {
+    handle(req, res, options).catch((error: unknown) => sendError(res, error));
+  });
+  // Slow or idle clients cannot hold the daemon: bounded time to send a request, idle sockets closed.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  server.keepAliveTimeout = 5_000;
+  server.setTimeout(30_000, (socket) => socket.destroy());
+  server.maxConnections = options.maxConnections ?? 512;
+  return server;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: PublicServerOptions): Promise<void> {
+  if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed`);
+  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  const match = ROUTE.exec(path);
+  if (match === null) throw new HttpError(404, "not_found", "no such route");
+  const sha1 = normalizeSha1(match[1]);
+  if (sha1 === null) throw new HttpError(400, "invalid_hash", "a file id is 40 hex characters");
+  const share = options.lookup(sha1);
+  if (share === undefined) throw new HttpError(404, "not_shared", `${sha1} is not shared here`);
+  const head = req.method === "HEAD";
+
+  if (match[2] === "manifest") {
+    const body = canonicalBytes(share.manifest);
+    res.writeHead(200, { "Content-Type": "application/json", "Content-Length": body.length, "Cache-Control": "no-store" });
+    res.end(head ? undefined : body);
+    return;
+  }
+
+  let handleOpen: FileHandle;
+  try {
+    handleOpen = await openSharedFile(share);
+  } catch (error) {
+    options.onChanged?.(share);
+    throw new HttpError(410, "file_changed", error instanceof Error ? error.message : "the shared file changed");
+  }
+  try {
+    if (match[3] !== undefined) {
+      const index = /^\d{1,10}$/.test(match[3]) ? Number(match[3]) : -1;
+      if (index < 0 || index >= share.manifest.chunks.length) {
+        throw new HttpError(416, "chunk_out_of_range", `chunk index must be 0-${share.manifest.chunks.length - 1}`);
+      }
+      const start = index * share.manifest.chunkSize;
+      const length = chunkLength(share.manifest, index);
+      res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": length });
+      await send(handleOpen, res, start, start + length - 1, head);
+      return;
+    }
+    const size = share.size;
+    const range = parseRange(req.headers.range, size);
+    const common = {
+      "Accept-Ranges": "bytes",
+      "Content-Type": "application/octet-stream",
+      "Content-Disposition": contentDisposition(share.manifest.name),
+      ETag: `"${share.sha1}"`,
+    };
+    if (range === "unsatisfiable") {
+      res.writeHead(416, { ...common, "Content-Range": `bytes */${size}`, "Content-Length": 0 });
+      res.end();
+      return;
+    }
+    if (range === null) {
+      res.writeHead(200, { ...common, "Content-Length": size });
+      await send(handleOpen, res, 0, size - 1, head);
+      return;
+    }
+    res.writeHead(206, { ...common, "Content-Length": range.end - range.start + 1, "Content-Range": `bytes ${range.start}-${range.end}/${size}` });
+    await send(handleOpen, res, range.start, range.end, head);
+  } finally {
+    await handleOpen.close().catch(() => undefined);
+  }
+}
+
+async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean): Promise<void> {
+  if (head || end < start) {
+    res.end();
+    return;
+  }
+  const stream = file.createReadStream({ start, end, highWaterMark: 1024 * 1024, autoClose: false });
+  try {
+    await pipeline(stream, res);
+  } catch {
+    // The client went away mid-body; nothing to answer.
+    res.destroy();
+  }
+}

@@ -1,0 +1,96 @@
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { AnnounceRequest, ErrorReply, FileStatsReply, PeersReply } from "../../common/wire.js";
+import { Errors, P2PError } from "../errors.js";
+
+/**
+ * Talks to the tracker's HTTP API (docs/protocol.md). Every call has a time limit; a tracker that is down
+ * or overloaded becomes a network error, and a 404 for a file becomes "nobody has it". Connections can be
+ * made from a chosen local address, which is the address the tracker records for an announce.
+ */
+export class TrackerClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly localAddress?: string,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  announce(sha1: string, body: AnnounceRequest): Promise<PeersReply> {
+    return this.call<PeersReply>("POST", `/v1/files/${sha1}/peers`, JSON.stringify(body));
+  }
+
+  peers(sha1: string, limit = 50): Promise<PeersReply> {
+    return this.call<PeersReply>("GET", `/v1/files/${sha1}/peers?limit=${limit}`);
+  }
+
+  file(sha1: string): Promise<FileStatsReply> {
+    return this.call<FileStatsReply>("GET", `/v1/files/${sha1}`);
+  }
+
+  private async call<T>(method: string, path: string, body?: string): Promise<T> {
+    let status: number;
+    let text: string;
+    try {
+      ({ status, text } = await this.send(method, path, body));
+    } catch (error) {
+      throw Errors.trackerUnreachable(
+        `cannot reach the tracker at ${this.baseUrl}: ${error instanceof Error ? error.message : String(error)}`,
+        "start one with `p2p tracker`, or pass --tracker <url> (env P2P_TRACKER)",
+      );
+    }
+    if (status >= 200 && status < 300) {
+      try {
+        return JSON.parse(text) as T;
+      } catch {
+        throw Errors.trackerRefused(`the tracker at ${this.baseUrl} sent a reply that is not JSON`);
+      }
+    }
+    let reply: Partial<ErrorReply> = {};
+    try {
+      reply = JSON.parse(text) as ErrorReply;
+    } catch {
+      // Not one of ours: a proxy's page, say.
+    }
+    const code = reply.error?.code ?? `http_${status}`;
+    const message = reply.error?.message ?? `HTTP ${status}`;
+    if (code === "unknown_file") {
+      throw new P2PError("UNKNOWN_HASH", "not_found", `no peer has this file: ${message}`, "check the hash; the sharer's daemon must be running");
+    }
+    if (status >= 500 || status === 429) {
+      throw Errors.trackerUnreachable(`the tracker at ${this.baseUrl} is unavailable (${code}): ${message}`, "try again shortly");
+    }
+    throw Errors.trackerRefused(`the tracker refused the request (${code}): ${message}`);
+  }
+
+  private send(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+    const url = new URL(path, this.baseUrl);
+    const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method,
+          headers: body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+          timeout: this.timeoutMs,
+          ...(this.localAddress === undefined ? {} : { localAddress: this.localAddress }),
+        },
+        (res: IncomingMessage) => {
+          const parts: Buffer[] = [];
+          let size = 0;
+          res.on("data", (part: Buffer) => {
+            size += part.length;
+            if (size > 1024 * 1024) req.destroy(new Error("reply too large"));
+            else parts.push(part);
+          });
+          res.on("error", reject);
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString("utf8") }));
+        },
+      );
+      const deadline = setTimeout(() => req.destroy(new Error("it did not answer in time")), this.timeoutMs);
+      req.on("close", () => clearTimeout(deadline));
+      req.on("timeout", () => req.destroy(new Error("it did not answer in time")));
+      req.on("error", (error: NodeJS.ErrnoException) => reject(new Error(error.code ?? error.message)));
+      req.end(body);
+    });
+  }
+}
