@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { unlink } from "node:fs/promises";
 import { CHUNK_SIZE } from "../../common/constants.js";
 import { Errors, fromFsError, P2PError } from "../errors.js";
@@ -7,7 +6,9 @@ import { decodeBitfield, encodeBitfield, loadDownload, removeDownload, saveDownl
 import { FileChunkStore } from "../storage/chunk-store.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import { partPathFor, refuseExisting, resolveDestination } from "./destination.js";
+import { BufferPool, type PooledBuffer } from "./buffer-pool.js";
 import { FileHasher } from "./file-hasher.js";
+import { HashWorker } from "./hash-worker.js";
 import { fetchManifest } from "./manifest-fetch.js";
 import { PeerFault, type FetchLimits } from "./peer-http.js";
 import { PeerPool } from "./peer-pool.js";
@@ -105,6 +106,9 @@ class Run {
   private readonly written: Uint8Array;
   private readonly hasher: FileHasher;
   private readonly aborts = new Map<string, () => void>();
+  private readonly buffers: BufferPool;
+  /** The second thread: verifies chunks (SHA-256) and hashes the file (SHA-1) while this one runs the network. */
+  private readonly worker: HashWorker;
   private readonly id: string;
   private bytesFetched = 0;
   private readonly resumedBytes: number;
@@ -130,12 +134,16 @@ class Run {
     private readonly noPeersBudgetMs: number,
   ) {
     const count = manifest.chunks.length;
-    this.scheduler = new Scheduler(count, resumed, { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler });
+    const schedulerOptions = { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler };
+    this.scheduler = new Scheduler(count, resumed, schedulerOptions);
+    // Room for every request in flight plus chunks being written and hashed behind them.
+    this.buffers = new BufferPool(manifest.chunkSize, Math.max(1, Math.min(count, schedulerOptions.maxInflight + 4)));
+    this.worker = new HashWorker(this.buffers.memory, manifest.chunkSize);
     this.written = new Uint8Array(count);
     for (const index of resumed) this.written[index] = 1;
     this.resumedBytes = resumed.reduce((sum, index) => sum + chunkLength(manifest, index), 0);
     this.verifiedBytes = this.resumedBytes;
-    this.hasher = new FileHasher(count, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, store);
+    this.hasher = new FileHasher(count, manifest.chunkSize, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, this.worker, partPath);
     this.id = idOf(manifest);
     for (const key of pool.connections.keys()) this.scheduler.addPeer(key);
   }
@@ -148,7 +156,7 @@ class Run {
       await Promise.all(this.writing);
       if (this.failure !== null) throw this.failure;
       await this.hasher.advance();
-      if (!this.hasher.complete || this.hasher.digest() !== this.manifest.sha1) {
+      if (!this.hasher.complete || (await this.hasher.digest()) !== this.manifest.sha1) {
         await this.discard();
         throw Errors.fileHashMismatch(
           `the assembled file's SHA-1 is not ${this.manifest.sha1}: the manifest the peers sent describes another file`,
@@ -168,6 +176,8 @@ class Run {
       await this.flush(true).catch(() => undefined);
       await this.store.close();
       throw error;
+    } finally {
+      await this.worker.close();
     }
   }
 
@@ -194,8 +204,8 @@ class Run {
       const woke = new Promise<void>((resolve) => {
         this.wake = resolve;
       });
-      for (const { peer, index } of this.scheduler.assign(Date.now())) this.request(peer, index);
-      if (this.aborts.size === 0 && !this.scheduler.done) await this.refill();
+      for (const { peer, index } of this.scheduler.assign(Date.now(), this.buffers.available)) this.request(peer, index);
+      if (this.aborts.size === 0 && this.scheduler.usablePeers().length === 0 && !this.scheduler.done) await this.refill();
       else await Promise.race([woke, new Promise((done) => setTimeout(done, 250))]);
     }
   }
@@ -223,11 +233,13 @@ class Run {
   private request(peer: string, index: number): void {
     const key = `${peer}#${index}`;
     const expected = chunkLength(this.manifest, index);
-    const { done, abort } = this.pool.get(peer).get(`/v1/files/${this.manifest.sha1}/chunks/${index}`, expected, this.limits);
+    const pooled = this.buffers.take();
+    const { done, abort } = this.pool.get(peer).get(`/v1/files/${this.manifest.sha1}/chunks/${index}`, expected, this.limits, pooled.buffer);
     this.aborts.set(key, abort);
     done.then(
-      (data) => this.received(peer, index, data),
+      (data) => this.received(peer, index, data, pooled),
       (error: unknown) => {
+        this.buffers.give(pooled);
         this.scheduler.failed(peer, index, error instanceof PeerFault && error.kind === "aborted");
       },
     ).finally(() => {
@@ -236,25 +248,26 @@ class Run {
     });
   }
 
-  private received(peer: string, index: number, data: Buffer): void {
-    const digest = createHash("sha256").update(data).digest("hex");
-    if (digest !== this.manifest.chunks[index]) {
-      if (this.scheduler.corrupt(peer, index)) {
-        for (const held of this.scheduler.inflightOf(peer)) this.aborts.get(`${peer}#${held}`)?.();
-      }
-      return;
-    }
-    const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
-    for (const other of cancel) this.aborts.get(`${other.peer}#${other.index}`)?.();
-    if (!counted) return;
-    this.bytesFetched += data.length;
-    this.lastProgress = Date.now();
-    const write = this.store
-      .write(index, data)
-      .then(async () => {
+  /** Verifies a delivered chunk on the hash worker, then writes it and feeds the file's SHA-1. */
+  private received(peer: string, index: number, data: Buffer, pooled: PooledBuffer): void {
+    const work = this.worker
+      .sha256(pooled.slot, data.length)
+      .then(async (digest) => {
+        if (digest !== this.manifest.chunks[index]) {
+          if (this.scheduler.corrupt(peer, index)) {
+            for (const held of this.scheduler.inflightOf(peer)) this.aborts.get(`${peer}#${held}`)?.();
+          }
+          return;
+        }
+        const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
+        for (const other of cancel) this.aborts.get(`${other.peer}#${other.index}`)?.();
+        if (!counted) return;
+        this.bytesFetched += data.length;
+        this.lastProgress = Date.now();
+        await this.store.write(index, data);
         this.written[index] = 1;
         this.verifiedBytes += data.length;
-        await this.hasher.advance(index, data);
+        await this.hasher.advance(index, pooled.slot);
         this.report();
         if (Date.now() - this.lastFlush >= FLUSH_EVERY_MS) await this.flush(false);
       })
@@ -262,10 +275,11 @@ class Run {
         this.failure ??= error instanceof P2PError ? error : fromFsError(error, this.partPath, "writing a chunk");
       })
       .finally(() => {
-        this.writing.delete(write);
+        this.buffers.give(pooled);
+        this.writing.delete(work);
         this.wake();
       });
-    this.writing.add(write);
+    this.writing.add(work);
   }
 
   private report(): void {

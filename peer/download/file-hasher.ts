@@ -1,36 +1,40 @@
-import { createHash, type Hash } from "node:crypto";
-import type { ChunkStore } from "../storage/chunk-store.js";
+import type { HashWorker } from "./hash-worker.js";
 
 /**
- * The whole file's SHA-1, computed while the download runs: chunks are fed in order as they verify; one
- * that arrives early is read back from the store (the page cache) when its turn comes. After a restart the
- * verified prefix is read back once, since a hash's state cannot be saved.
+ * The whole file's SHA-1, computed while the download runs, on the hash worker: chunks are fed in order as
+ * they are verified and written; one that arrived early is read back from the partial file (the page cache)
+ * when its turn comes. After a restart the verified prefix is read back once, since a hash's state cannot
+ * be saved.
  */
 export class FileHasher {
-  private readonly hash: Hash = createHash("sha1");
   private next = 0;
   private queue: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly chunkCount: number,
+    private readonly chunkSize: number,
     private readonly lengthOf: (index: number) => number,
-    private readonly isVerified: (index: number) => boolean,
-    private readonly store: ChunkStore,
+    private readonly isWritten: (index: number) => boolean,
+    private readonly worker: HashWorker,
+    private readonly partPath: string,
   ) {}
 
-  /** Feeds `index`'s bytes if it is next, then every verified chunk after it. Calls run one at a time. */
-  advance(index?: number, data?: Buffer): Promise<void> {
-    this.queue = this.queue.then(() => this.step(index, data));
+  /**
+   * Feeds chunk `index` from its pooled buffer if it is next, then every written chunk after it from the
+   * file. Resolves once the worker is done with the buffer. Calls run one at a time.
+   */
+  advance(index?: number, slot?: number): Promise<void> {
+    this.queue = this.queue.then(() => this.step(index, slot));
     return this.queue;
   }
 
-  private async step(index?: number, data?: Buffer): Promise<void> {
-    if (index !== undefined && data !== undefined && index === this.next) {
-      this.hash.update(data);
+  private async step(index?: number, slot?: number): Promise<void> {
+    if (index !== undefined && slot !== undefined && index === this.next) {
+      await this.worker.sha1Update(slot, this.lengthOf(index));
       this.next++;
     }
-    while (this.next < this.chunkCount && this.isVerified(this.next)) {
-      this.hash.update(await this.store.read(this.next, this.lengthOf(this.next)));
+    while (this.next < this.chunkCount && this.isWritten(this.next)) {
+      await this.worker.sha1UpdateFromFile(this.partPath, this.next * this.chunkSize, this.lengthOf(this.next));
       this.next++;
     }
   }
@@ -39,7 +43,7 @@ export class FileHasher {
     return this.next === this.chunkCount;
   }
 
-  digest(): string {
-    return this.hash.digest("hex");
+  digest(): Promise<string> {
+    return this.worker.sha1Digest();
   }
 }

@@ -20,7 +20,7 @@ export async function fetchManifest(
   const problems: string[] = [];
   for (const key of candidates) {
     try {
-      const { done } = pool.get(key).get(`/v1/files/${sha1}/manifest`, null, limits, MAX_MANIFEST_BYTES);
+      const { done } = pool.get(key).get(`/v1/files/${sha1}/manifest`, null, limits, undefined, MAX_MANIFEST_BYTES);
       const body = await done;
       return parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId);
     } catch (error) {

@@ -40,8 +40,11 @@ export class PeerConnection {
     this.agent = new Agent({ keepAlive: true, maxSockets, scheduling: "fifo" });
   }
 
-  /** GETs `path` and resolves with exactly `expected` bytes (or up to `maxBytes` when expected is null). */
-  get(path: string, expected: number | null, limits: FetchLimits, maxBytes = expected ?? 0): { done: Promise<Buffer>; abort: () => void } {
+  /**
+   * GETs `path` and resolves with exactly `expected` bytes (or up to `maxBytes` when expected is null),
+   * read into `target` when given (a pooled buffer), else into a new one.
+   */
+  get(path: string, expected: number | null, limits: FetchLimits, target?: Buffer, maxBytes = expected ?? 0): { done: Promise<Buffer>; abort: () => void } {
     let req: ClientRequest | null = null;
     let abort = (): void => undefined;
     const done = new Promise<Buffer>((resolve, reject) => {
@@ -77,7 +80,7 @@ export class PeerConnection {
           return;
         }
         const limit = expected ?? Math.min(declared ?? maxBytes, maxBytes);
-        const body = Buffer.allocUnsafe(limit);
+        const body = target !== undefined && target.length >= limit ? target : Buffer.allocUnsafe(limit);
         let received = 0;
         res.on("data", (part: Buffer) => {
           if (received + part.length > limit) {
@@ -97,7 +100,7 @@ export class PeerConnection {
           }
           settled = true;
           clearTimeout(deadline);
-          resolve(received === limit ? body : body.subarray(0, received));
+          resolve(body.subarray(0, received));
         });
       });
       req.end();

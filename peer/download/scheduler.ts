@@ -27,8 +27,8 @@ export interface SchedulerOptions {
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   initialWindow: 2,
-  maxWindow: 8,
-  maxInflight: 32,
+  maxWindow: 6,
+  maxInflight: 16,
   maxStrikes: 3,
   maxFailures: 4,
   stragglerFactor: 4,
@@ -128,16 +128,16 @@ export class Scheduler {
     return [...this.peers.values()].map(({ key, bytes, chunks, strikes, banned, dropped }) => ({ key, bytes, chunks, strikes, banned, dropped }));
   }
 
-  /** Every request that should start now, given free windows and the global cap. */
-  assign(now: number): Assignment[] {
+  /** Every request that should start now, given free windows, the global cap and `budget` free buffers. */
+  assign(now: number, budget = Number.POSITIVE_INFINITY): Assignment[] {
     const out: Assignment[] = [];
     let progress = true;
     // Round-robin one request per peer per pass, so that peers share the low chunks fairly.
-    while (progress && this.inflightTotal < this.options.maxInflight) {
+    while (progress && this.inflightTotal < this.options.maxInflight && out.length < budget) {
       progress = false;
       for (const peer of this.peers.values()) {
         if (peer.banned || peer.dropped || peer.inflight.size >= peer.window) continue;
-        if (this.inflightTotal >= this.options.maxInflight) break;
+        if (this.inflightTotal >= this.options.maxInflight || out.length >= budget) break;
         const index = this.pick(peer, now);
         if (index === null) continue;
         this.start(peer, index, now);

@@ -107,9 +107,11 @@ async function hashWithWorker(
   const worker = new Worker(workerSource, { eval: true, workerData: shared });
   const slotFree: Array<() => void> = [];
   const slotBusy = new Array<Promise<void>>(SLOTS).fill(Promise.resolve());
-  let failure: Error | null = null;
+  const state: { failure: Error | null } = { failure: null };
   worker.on("error", (error) => {
-    failure = error;
+    state.failure = error;
+    // Release every waiter, so that the loop sees the failure instead of waiting for ever.
+    for (const free of slotFree) free?.();
   });
   worker.on("message", ({ slot, index, digest }: { slot: number; index: number; digest: string }) => {
     chunks[index] = digest;
@@ -120,7 +122,7 @@ async function hashWithWorker(
       const slot = index % SLOTS;
       // The slot is reused only once the worker has hashed what it held.
       await slotBusy[slot];
-      if (failure !== null) throw failure;
+      if (state.failure !== null) throw state.failure;
       const length = Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE);
       await readFully(handle, buffers, slot * CHUNK_SIZE, length, index * CHUNK_SIZE);
       slotBusy[slot] = new Promise<void>((resolve) => {
@@ -131,7 +133,7 @@ async function hashWithWorker(
       onProgress?.(index * CHUNK_SIZE + length);
     }
     await Promise.all(slotBusy);
-    if (failure !== null) throw failure;
+    if (state.failure !== null) throw state.failure;
   } finally {
     await worker.terminate();
   }

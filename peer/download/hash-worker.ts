@@ -1,0 +1,110 @@
+import { Worker } from "node:worker_threads";
+
+/**
+ * Hashing on a second thread, over buffers in shared memory (no copies): each chunk's SHA-256 for
+ * verification, and the whole file's SHA-1, fed in order, from a shared buffer or read from the partial
+ * file for chunks that arrived early. The main thread keeps the network; on two cores the two overlap.
+ * Messages are handled in the order sent, each answered by id.
+ */
+
+const source = `
+const { parentPort, workerData } = require("node:worker_threads");
+const { createHash } = require("node:crypto");
+const { openSync, readSync, closeSync } = require("node:fs");
+const shared = Buffer.from(workerData.memory);
+const slotSize = workerData.slotSize;
+const sha1 = createHash("sha1");
+let scratch = null;
+parentPort.on("message", (m) => {
+  try {
+    if (m.op === "sha256") {
+      const view = shared.subarray(m.slot * slotSize, m.slot * slotSize + m.length);
+      parentPort.postMessage({ id: m.id, value: createHash("sha256").update(view).digest("hex") });
+    } else if (m.op === "sha1") {
+      sha1.update(shared.subarray(m.slot * slotSize, m.slot * slotSize + m.length));
+      parentPort.postMessage({ id: m.id });
+    } else if (m.op === "sha1-file") {
+      scratch ??= Buffer.allocUnsafe(slotSize);
+      const fd = openSync(m.path, "r");
+      try {
+        let done = 0;
+        while (done < m.length) {
+          const n = readSync(fd, scratch, done, m.length - done, m.position + done);
+          if (n === 0) throw new Error("partial file shorter than expected");
+          done += n;
+        }
+      } finally {
+        closeSync(fd);
+      }
+      sha1.update(scratch.subarray(0, m.length));
+      parentPort.postMessage({ id: m.id });
+    } else if (m.op === "sha1-digest") {
+      parentPort.postMessage({ id: m.id, value: sha1.digest("hex") });
+    }
+  } catch (error) {
+    parentPort.postMessage({ id: m.id, error: String(error && error.message || error) });
+  }
+});
+`;
+
+interface Reply {
+  id: number;
+  value?: string;
+  error?: string;
+}
+
+export class HashWorker {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (value: string) => void; reject: (error: Error) => void }>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(memory: SharedArrayBuffer, slotSize: number) {
+    this.worker = new Worker(source, { eval: true, workerData: { memory, slotSize } });
+    this.worker.unref();
+    this.worker.on("message", (reply: Reply) => {
+      const waiter = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.error !== undefined) waiter?.reject(new Error(reply.error));
+      else waiter?.resolve(reply.value ?? "");
+    });
+    this.worker.on("error", (error) => this.failAll(error));
+  }
+
+  sha256(slot: number, length: number): Promise<string> {
+    return this.send({ op: "sha256", slot, length });
+  }
+
+  sha1Update(slot: number, length: number): Promise<string> {
+    return this.send({ op: "sha1", slot, length });
+  }
+
+  sha1UpdateFromFile(path: string, position: number, length: number): Promise<string> {
+    return this.send({ op: "sha1-file", path, position, length });
+  }
+
+  sha1Digest(): Promise<string> {
+    return this.send({ op: "sha1-digest" });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.failAll(new Error("hash worker closed"));
+    await this.worker.terminate();
+  }
+
+  private send(message: Record<string, unknown>): Promise<string> {
+    if (this.closed) return Promise.reject(new Error("hash worker closed"));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...message, id });
+    });
+  }
+
+  private failAll(error: Error): void {
+    for (const waiter of this.pending.values()) waiter.reject(error);
+    this.pending.clear();
+  }
+}
