@@ -10,7 +10,9 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          exclude: ["test/e2e/setup-build.ts"],
           environment: "node",
+          globalSetup: ["test/e2e/setup-build.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
         },

@@ -1,0 +1,92 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Runs the real `p2p` CLI (the built bin/p2p.js) as a user would, and real daemons as child processes. */
+
+export const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "p2p.js");
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface CliOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+  timeoutMs?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export function startCli(args: string[], options: CliOptions = {}): { child: ChildProcess; done: Promise<CliResult> } {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? process.cwd(),
+    env: { ...process.env, ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    ...(options.uid === undefined ? {} : { uid: options.uid }),
+    ...(options.gid === undefined ? {} : { gid: options.gid }),
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 120_000);
+  const done = new Promise<CliResult>((resolve) => {
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+  return { child, done };
+}
+
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return startCli(args, options).done;
+}
+
+export interface Daemon {
+  host: string;
+  port: number;
+  dataDir: string;
+  child: ChildProcess;
+  log(): string;
+  /** SIGTERM (clean: tells the tracker) or SIGKILL; resolves when the process is gone. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export async function startDaemon(host: string, dataDir: string, tracker: string, port = 5001): Promise<Daemon> {
+  const { child } = startCli(["--tracker", tracker, "--data-dir", dataDir, "daemon", "--host", host, "--port", String(port)], { timeoutMs: 3_600_000 });
+  let log = "";
+  child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`daemon on ${host} not ready: ${log}`)), 20_000);
+    const check = (): void => {
+      if (log.includes("daemon ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stderr?.on("data", check);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`daemon on ${host} exited with ${code}: ${log}`));
+    });
+  });
+  return {
+    host,
+    port,
+    dataDir,
+    child,
+    log: () => log,
+    stop: async (signal: NodeJS.Signals = "SIGTERM") => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
