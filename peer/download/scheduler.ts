@@ -196,19 +196,25 @@ export class Scheduler {
     return [...(this.peers.get(key)?.inflight ?? [])];
   }
 
+  /** An overdue chunk first (so that one slow peer does not hold the file), then the lowest missing one. */
   private pick(peer: PeerState, now: number): number | null {
+    const overdue = this.pickDuplicate(peer, now, false);
+    if (overdue !== null) return overdue;
     while (this.cursor < this.chunkCount && this.verified[this.cursor] === 1) this.cursor++;
     for (let index = this.cursor; index < this.chunkCount; index++) {
       if (this.verified[index] === 0 && !this.inflight.has(index)) return index;
     }
-    return this.pickDuplicate(peer, now);
+    const remaining = this.chunkCount - this.verifiedCount;
+    return this.pickDuplicate(peer, now, remaining <= Math.max(4, this.usablePeers().length * 2));
   }
 
-  /** Nothing unassigned: ask this peer for a chunk another peer has held too long, or any, in the endgame. */
-  private pickDuplicate(peer: PeerState, now: number): number | null {
+  /**
+   * A chunk another peer holds that this one could also fetch: in the endgame any of them, otherwise only
+   * one held far longer than chunks take. The oldest request first.
+   */
+  private pickDuplicate(peer: PeerState, now: number, endgame: boolean): number | null {
+    if (this.inflight.size === 0) return null;
     const stragglerMs = Math.max(this.options.minStragglerMs, this.options.stragglerFactor * this.medianMs());
-    const remaining = this.chunkCount - this.verifiedCount;
-    const endgame = remaining <= Math.max(4, this.usablePeers().length * 2);
     let best: number | null = null;
     let bestStarted = Number.POSITIVE_INFINITY;
     for (const [index, requests] of this.inflight) {

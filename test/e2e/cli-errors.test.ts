@@ -1,0 +1,129 @@
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+import { randomFile } from "../helpers/files.js";
+import { http } from "../helpers/http.js";
+import { startSwarm, type Swarm } from "../helpers/swarm.js";
+import { freePort } from "../helpers/tracker.js";
+
+let swarm: Swarm;
+let sha1: string;
+let source: string;
+
+beforeAll(async () => {
+  swarm = await startSwarm("127.0.12");
+  source = join(swarm.root, "known.bin");
+  sha1 = await randomFile(source, 3 * 1024 * 1024 + 5);
+  await swarm.shareEverywhere(source);
+});
+
+afterAll(async () => {
+  await swarm?.close();
+});
+
+/** One clear line (plus at most a hint line) on stderr, no stack trace, the documented exit code. */
+function expectCleanFailure(result: { code: number | null; stderr: string }, code: number, pattern: RegExp): void {
+  expect(result.code).toBe(code);
+  expect(result.stderr).toMatch(pattern);
+  expect(result.stderr).not.toMatch(/\n\s+at /);
+  expect(result.stderr.trim().split("\n").length).toBeLessThanOrEqual(2);
+}
+
+describe("CLI mistakes", () => {
+  it("a malformed hash: exit 2", async () => {
+    const result = await runCli([...swarm.downloaderArgs, "download", "not-a-hash"]);
+    expectCleanFailure(result, 2, /is not a SHA-1/);
+  });
+
+  it("sharing a missing file: exit 3", async () => {
+    const result = await runCli([...swarm.downloaderArgs, "share", join(swarm.root, "nope.bin")]);
+    expectCleanFailure(result, 3, /no such file/);
+  });
+
+  it("sharing a directory: exit 2", async () => {
+    const dir = join(swarm.root, "a-dir");
+    await mkdir(dir, { recursive: true });
+    const result = await runCli([...swarm.downloaderArgs, "share", dir]);
+    expectCleanFailure(result, 2, /is a directory/);
+  });
+
+  it("sharing an unreadable file: exit 6", async () => {
+    const secret = join(swarm.root, "secret.bin");
+    await writeFile(secret, "private");
+    await chmod(secret, 0o000);
+    // Root reads anything: run the CLI as nobody when the suite runs as root.
+    const asNobody = process.getuid?.() === 0;
+    const dataDir = join(swarm.root, "nobody-data");
+    await mkdir(dataDir, { recursive: true, mode: 0o777 });
+    await chmod(dataDir, 0o777);
+    await chmod(swarm.root, 0o755);
+    const result = await runCli(["--tracker", swarm.tracker.url, "--data-dir", dataDir, "share", secret], asNobody ? { uid: 65534, gid: 65534 } : {});
+    expectCleanFailure(result, 6, /permission denied/);
+  });
+
+  it("an existing destination: exit 7, and it is left alone", async () => {
+    const existing = join(swarm.root, "exists.bin");
+    await writeFile(existing, "keep me");
+    const result = await runCli([...swarm.downloaderArgs, "download", sha1, "-o", existing, "--bind", swarm.downloaderHost]);
+    expectCleanFailure(result, 7, /already exists/);
+    expect(await import("node:fs/promises").then((fs) => fs.readFile(existing, "utf8"))).toBe("keep me");
+  });
+
+  it("an unknown hash: exit 3", async () => {
+    const result = await runCli([...swarm.downloaderArgs, "download", "f".repeat(40), "-o", swarm.root]);
+    expectCleanFailure(result, 3, /no peer has this file/);
+  });
+
+  it("a tracker that is down: exit 4 within 30 s", async () => {
+    const port = await freePort();
+    const result = await runCli(["--tracker", `http://127.0.0.1:${port}`, "--data-dir", swarm.downloaderDir, "download", sha1, "-o", swarm.root]);
+    expectCleanFailure(result, 4, /cannot reach the tracker/);
+    expect(result.ms).toBeLessThan(30_000);
+  });
+
+  it("an unknown option: exit 2", async () => {
+    const result = await runCli(["download", sha1, "--frobnicate"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/unknown option/);
+  });
+});
+
+describe("the public port refuses what it must", () => {
+  const host = (): string => `http://${swarm.daemons[0]!.host}:5001`;
+
+  it.each([
+    ["unknown hash", () => `/v1/files/${"e".repeat(40)}/chunks/0`, {}, 404],
+    ["malformed hash", () => "/v1/files/xyz/chunks/0", {}, 400],
+    ["index out of range", () => `/v1/files/${sha1}/chunks/4`, {}, 416],
+    ["negative index", () => `/v1/files/${sha1}/chunks/-1`, {}, 416],
+    ["index not a number", () => `/v1/files/${sha1}/chunks/abc`, {}, 416],
+    ["huge index", () => `/v1/files/${sha1}/chunks/99999999999999999999`, {}, 416],
+    [".. in the path", () => `/v1/files/../../../etc/passwd`, {}, 404],
+    ["encoded .. in the path", () => `/v1/files/%2e%2e%2f%2e%2e%2fetc%2fpasswd`, {}, 400],
+    ["a path instead of a hash", () => `/v1/files/${encodeURIComponent(source)}`, {}, 400],
+    ["absurd Range", () => `/v1/files/${sha1}`, { range: "bytes=999999999999-" }, 416],
+    ["reversed Range", () => `/v1/files/${sha1}`, { range: "bytes=100-5" }, 416],
+    ["garbage Range", () => `/v1/files/${sha1}`, { range: "lines=1-2" }, 416],
+    ["POST", () => `/v1/files/${sha1}`, { method: "POST" }, 405],
+  ] as Array<[string, () => string, { range?: string; method?: string }, number]>)("%s: %i", async (_name, path, options, status) => {
+    const res = await http(`${host()}${path()}`, {
+      ...(options.method === undefined ? {} : { method: options.method }),
+      ...(options.range === undefined ? {} : { headers: { range: options.range } }),
+    });
+    expect(res.status).toBe(status);
+  });
+
+  it("serves a valid Range and HEAD, and is unharmed after all of that", async () => {
+    const part = await http(`${host()}/v1/files/${sha1}`, { headers: { range: "bytes=10-19" } });
+    expect(part.status).toBe(206);
+    expect(part.headers["content-range"]).toBe(`bytes 10-19/${3 * 1024 * 1024 + 5}`);
+    expect(part.body).toHaveLength(10);
+    const head = await http(`${host()}/v1/files/${sha1}`, { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers["content-length"]).toBe(String(3 * 1024 * 1024 + 5));
+    expect(head.headers["content-disposition"]).toContain("known.bin");
+    expect((await http(`${host()}/v1/files/${sha1}/chunks/3`)).body).toHaveLength(5);
+    expect(swarm.daemons[0]!.child.exitCode).toBeNull();
+  });
+});
