@@ -1,6 +1,6 @@
 // Shared helpers of the benchmark scripts: install the bench's own tools, run processes, print tables.
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -43,3 +43,43 @@ export function printTable(title, rows) {
 export function hex(bytes) {
   return Buffer.from(bytes).toString("hex");
 }
+
+/** Installs Debian packages a benchmark's reference run needs, if their command is missing. */
+export function ensureDebianTools(tools) {
+  const missing = Object.entries(tools).filter(([command]) => {
+    try {
+      execFileSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" });
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  execFileSync("sh", ["-c", `apt-get update -qq && apt-get install -y -qq ${missing.map(([, pkg]) => pkg).join(" ")}`], { stdio: "inherit" });
+}
+
+/** Runs a command under GNU time: wall seconds and peak resident memory (MiB). */
+export function timed(command, args, options = {}) {
+  const result = spawnSync("/usr/bin/time", ["-f", "__TIME__ %e %M", command, ...args], { encoding: "utf8", maxBuffer: 64 * 1024 * 1024, ...options });
+  const match = /__TIME__ ([\d.]+) (\d+)/.exec(result.stderr ?? "");
+  if (result.status !== 0 || match === null) throw new Error(`${command} failed (${result.status}): ${result.stderr}`);
+  return { seconds: Number(match[1]), peakMiB: Number(match[2]) / 1024, stdout: result.stdout };
+}
+
+/** A file of random bytes, made once and kept for later runs; read once so that it is in the page cache. */
+export function benchFile(dir, size) {
+  const path = join(dir, `random-${size}.bin`);
+  if (!existsSync(path) || statSync(path).size !== size) {
+    execFileSync("sh", ["-c", `head -c ${size} /dev/urandom > '${path}'`]);
+  }
+  execFileSync("sh", ["-c", `cat '${path}' > /dev/null`]);
+  return path;
+}
+
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+export const MB = 1e6;
+export const GiB = 1024 * 1024 * 1024;

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
+import { connect } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { Errors } from "../errors.js";
 
 /**
  * Runs the tracker Worker locally under `wrangler dev` (workerd), with its Durable Object state in a folder
@@ -100,7 +102,27 @@ export async function waitForHealth(url: string, timeoutMs: number, child?: Chil
   throw new Error(`tracker at ${url} not ready after ${timeoutMs} ms: ${lastError}`);
 }
 
+/** Whether something already accepts connections on host:port (another tracker, say). */
+function portTaken(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: host === "0.0.0.0" ? "127.0.0.1" : host, port });
+    socket.setTimeout(1000);
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("timeout", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
 export async function startLocalTracker(options: LocalTrackerOptions, readyTimeoutMs = 60_000): Promise<LocalTracker> {
+  if (await portTaken(options.host, options.port)) {
+    throw Errors.daemonRunning(`something already listens on ${options.host}:${options.port}`, "stop it (another `p2p tracker`?), or pass --port");
+  }
   const configPath = join(projectRoot(), "wrangler.toml");
   const child = spawn(process.execPath, [wranglerBin(), ...wranglerArgs(options, configPath)], {
     cwd: projectRoot(),

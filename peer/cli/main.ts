@@ -6,6 +6,7 @@ import { registerDownload } from "./commands/download.js";
 import { registerManage } from "./commands/manage.js";
 import { registerShare } from "./commands/share.js";
 import { registerTracker } from "./commands/tracker.js";
+import { registerUp } from "./commands/up.js";
 import { reportFailure } from "./fail.js";
 
 const program = new Command("p2p")
@@ -20,6 +21,7 @@ registerDownload(program);
 registerManage(program);
 registerDaemon(program);
 registerTracker(program);
+registerUp(program);
 
 try {
   await program.parseAsync(process.argv);
