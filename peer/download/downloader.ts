@@ -234,7 +234,7 @@ class Run {
     const key = `${peer}#${index}`;
     const expected = chunkLength(this.manifest, index);
     const pooled = this.buffers.take();
-    const { done, abort } = this.pool.get(peer).get(`/v1/files/${this.manifest.sha1}/chunks/${index}`, expected, this.limits, pooled.buffer);
+    const { done, abort } = this.pool.get(peer).chunk(`/v1/files/${this.manifest.sha1}/chunks/${index}`, pooled.buffer, expected, this.limits);
     this.aborts.set(key, abort);
     done.then(
       (data) => this.received(peer, index, data, pooled),

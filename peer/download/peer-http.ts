@@ -1,5 +1,9 @@
 import { Agent, request, type ClientRequest } from "node:http";
 import { hostPort } from "../../common/ip.js";
+import { ChunkSocket } from "./chunk-socket.js";
+import { PeerFault, type FetchLimits } from "./peer-fault.js";
+
+export { PeerFault, type FetchLimits } from "./peer-fault.js";
 
 /**
  * HTTP to one peer: a keep-alive connection pool, and requests whose bodies are read into a buffer of the
@@ -8,28 +12,15 @@ import { hostPort } from "../../common/ip.js";
  * buffer more than we asked for.
  */
 
-export class PeerFault extends Error {
-  constructor(
-    readonly kind: "network" | "protocol" | "aborted",
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface PeerAddress {
   ip: string;
   port: number;
 }
 
-export interface FetchLimits {
-  idleMs: number;
-  deadlineMs: number;
-}
-
 export class PeerConnection {
   readonly key: string;
   private readonly agent: Agent;
+  private readonly sockets = new Set<ChunkSocket>();
 
   constructor(
     readonly address: PeerAddress,
@@ -108,7 +99,24 @@ export class PeerConnection {
     return { done, abort: () => abort() };
   }
 
+  /** A chunk, read straight into `target` over a keep-alive connection of this peer's (chunk-socket.ts). */
+  chunk(path: string, target: Buffer, expected: number, limits: FetchLimits): { done: Promise<Buffer>; abort: () => void } {
+    let socket = [...this.sockets].find((s) => s.idle);
+    if (socket === undefined) {
+      socket = new ChunkSocket(this.address.ip, this.address.port, this.address.ip.includes(":") ? `[${this.address.ip}]` : this.address.ip, this.localAddress);
+      this.sockets.add(socket);
+    }
+    const used = socket;
+    const done = used.fetch(path, target, expected, limits).catch((error: unknown) => {
+      this.sockets.delete(used);
+      throw error;
+    });
+    return { done, abort: () => used.abort() };
+  }
+
   close(): void {
     this.agent.destroy();
+    for (const socket of this.sockets) socket.destroy();
+    this.sockets.clear();
   }
 }

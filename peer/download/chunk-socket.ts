@@ -1,0 +1,167 @@
+import { connect, type Socket } from "node:net";
+import { PeerFault, type FetchLimits } from "./peer-fault.js";
+
+/**
+ * One keep-alive HTTP/1.1 connection to a peer, for chunk GETs only, that reads each body straight into
+ * the caller's (pooled) buffer: the kernel copies the bytes into place and nothing is allocated per read,
+ * so a fast download makes no garbage and memory stays flat. It understands exactly what a peer must send:
+ * `200` with a `Content-Length` equal to the chunk's size; anything else (another status, another length,
+ * chunked encoding, a byte more than promised) fails the request and closes the connection.
+ */
+
+const HEAD_LIMIT = 16 * 1024;
+const HEAD_END = Buffer.from("\r\n\r\n");
+
+type State = "idle" | "head" | "body";
+
+interface Pending {
+  target: Buffer;
+  expected: number;
+  resolve: (body: Buffer) => void;
+  reject: (error: PeerFault) => void;
+  deadline: NodeJS.Timeout;
+}
+
+export class ChunkSocket {
+  private readonly socket: Socket;
+  private readonly head = Buffer.allocUnsafe(HEAD_LIMIT);
+  private headLength = 0;
+  private received = 0;
+  private state: State = "idle";
+  private pending: Pending | null = null;
+  private reusable = true;
+  private closed = false;
+
+  constructor(
+    host: string,
+    private readonly port: number,
+    private readonly hostHeader: string,
+    localAddress?: string,
+  ) {
+    this.socket = connect({
+      host,
+      port,
+      ...(localAddress === undefined ? {} : { localAddress }),
+      onread: {
+        buffer: () => this.readBuffer(),
+        callback: (bytes: number) => {
+          this.onBytes(bytes);
+          return true;
+        },
+      },
+    });
+    this.socket.setNoDelay(true);
+    this.socket.on("error", (error) => this.fail(new PeerFault("network", error.message)));
+    this.socket.on("close", () => {
+      this.closed = true;
+      this.fail(new PeerFault("network", "connection closed"));
+    });
+    this.socket.on("timeout", () => this.fail(new PeerFault("network", "stalled")));
+  }
+
+  /** Whether this connection can take another request. */
+  get idle(): boolean {
+    return this.state === "idle" && this.reusable && !this.closed;
+  }
+
+  fetch(path: string, target: Buffer, expected: number, limits: FetchLimits): Promise<Buffer> {
+    if (!this.idle) return Promise.reject(new PeerFault("network", "connection not reusable"));
+    if (target.length < expected) return Promise.reject(new Error("target buffer too small"));
+    return new Promise<Buffer>((resolve, reject) => {
+      const deadline = setTimeout(() => this.fail(new PeerFault("network", `no complete answer within ${limits.deadlineMs} ms`)), limits.deadlineMs);
+      this.pending = { target, expected, resolve, reject, deadline };
+      this.state = "head";
+      this.headLength = 0;
+      this.received = 0;
+      this.socket.setTimeout(limits.idleMs);
+      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.hostHeader}:${this.port}\r\nConnection: keep-alive\r\n\r\n`);
+    });
+  }
+
+  /** Gives up the request in flight, if any, and the connection. */
+  abort(): void {
+    this.fail(new PeerFault("aborted", "aborted"));
+  }
+
+  destroy(): void {
+    this.reusable = false;
+    this.socket.destroy();
+  }
+
+  private readBuffer(): Buffer {
+    // The body goes straight into its destination; headers (and anything unexpected) into our own buffer.
+    if (this.state === "body" && this.pending !== null) return this.pending.target.subarray(this.received, this.pending.expected);
+    return this.head.subarray(this.headLength);
+  }
+
+  private onBytes(bytes: number): void {
+    if (this.state === "body") {
+      this.received += bytes;
+      if (this.received === this.pending?.expected) this.complete();
+      return;
+    }
+    if (this.state === "idle") {
+      this.fail(new PeerFault("protocol", "sent bytes nobody asked for"));
+      return;
+    }
+    this.headLength += bytes;
+    const end = this.head.subarray(0, this.headLength).indexOf(HEAD_END);
+    if (end < 0) {
+      if (this.headLength >= HEAD_LIMIT) this.fail(new PeerFault("protocol", "response headers too large"));
+      return;
+    }
+    this.parseHead(end);
+  }
+
+  private parseHead(end: number): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    const lines = this.head.toString("latin1", 0, end).split("\r\n");
+    const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "");
+    if (status === null) return this.fail(new PeerFault("protocol", "not an HTTP response"));
+    let length: number | null = null;
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon).trim().toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (name === "content-length") length = /^\d{1,15}$/.test(value) ? Number(value) : -1;
+      else if (name === "transfer-encoding") return this.fail(new PeerFault("protocol", "chunked bodies are not expected"));
+      else if (name === "connection" && value.toLowerCase() === "close") this.reusable = false;
+    }
+    if (status[1] !== "200") {
+      this.reusable = false;
+      return this.fail(new PeerFault(status[1] === "404" || status[1] === "410" ? "network" : "protocol", `answered HTTP ${status[1]}`));
+    }
+    if (length !== pending.expected) {
+      return this.fail(new PeerFault("protocol", `promised ${String(length)} bytes where ${pending.expected} were expected`));
+    }
+    const bodyStart = end + HEAD_END.length;
+    const early = this.headLength - bodyStart;
+    if (early > pending.expected) return this.fail(new PeerFault("protocol", `sent more than ${pending.expected} bytes`));
+    this.head.copy(pending.target, 0, bodyStart, this.headLength);
+    this.received = early;
+    this.state = "body";
+    if (this.received === pending.expected) this.complete();
+  }
+
+  private complete(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    this.pending = null;
+    this.state = "idle";
+    this.socket.setTimeout(0);
+    clearTimeout(pending.deadline);
+    pending.resolve(pending.target.subarray(0, pending.expected));
+  }
+
+  private fail(error: PeerFault): void {
+    const pending = this.pending;
+    this.pending = null;
+    this.reusable = false;
+    this.state = "idle";
+    if (!this.closed) this.socket.destroy();
+    if (pending === null) return;
+    clearTimeout(pending.deadline);
+    pending.reject(error);
+  }
+}
