@@ -58,12 +58,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const identity = await loadIdentity(options.dataDir);
   const localAddress = options.host === "0.0.0.0" || options.host === "::" ? undefined : options.host;
   const tracker = new TrackerClient(options.tracker, localAddress);
-  const withdrawn = new Set<string>();
 
   const publicServer = createPublicServer({
-    lookup: (sha1) => (withdrawn.has(sha1) ? undefined : registry.get(sha1)),
+    lookup: (sha1) => registry.get(sha1),
     onChanged: (share) => {
-      withdrawn.add(share.sha1);
+      if (!announcer.isAnnouncing(share.sha1)) return;
       log(`${share.path} changed since it was shared; it is no longer served (share it again)`);
       void announcer.stop(share);
     },
@@ -80,7 +79,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const addShare = async (path: string): Promise<{ share: Share; announced: boolean }> => {
     const share = await makeShare(path);
     await registry.add(share);
-    withdrawn.delete(share.sha1);
     return { share, announced: await announcer.start(share) };
   };
 
