@@ -149,6 +149,7 @@ export class ChunkSocket {
     if (pending === null) return;
     this.pending = null;
     this.state = "idle";
+    this.headLength = 0;
     this.socket.setTimeout(0);
     clearTimeout(pending.deadline);
     pending.resolve(pending.target.subarray(0, pending.expected));
