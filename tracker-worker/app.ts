@@ -24,11 +24,14 @@ function swarm(env: Env, sha1: string): DurableObjectStub<Swarm> {
   return namespace.get(namespace.idFromName(sha1));
 }
 
-/** A Durable Object that is overloaded or being reset says so on the error; the client should come back. */
+/**
+ * A Durable Object that is overloaded, or was reset (its runtime ran out of a resource, or it is being
+ * moved), says so on the error: the client should come back, which is a 503, not our bug.
+ */
 function isOverload(err: unknown): boolean {
   if (typeof err !== "object" || err === null) return false;
-  const flags = err as { overloaded?: unknown; retryable?: unknown };
-  return flags.overloaded === true || flags.retryable === true;
+  const flags = err as { overloaded?: unknown; retryable?: unknown; durableObjectReset?: unknown };
+  return flags.overloaded === true || flags.retryable === true || flags.durableObjectReset === true;
 }
 
 async function call<T>(run: () => Promise<SwarmResult<T>>, sha1: string): Promise<T> {
