@@ -46,8 +46,9 @@ export async function hashFile(path: string, onProgress?: (bytes: number) => voi
     const sha1 = createHash("sha1");
     const chunks: string[] = new Array<string>(count);
     try {
-      if (size < WORKER_THRESHOLD) await hashInline(handle, count, size, sha1, chunks, onProgress);
-      else await hashWithWorker(handle, count, size, sha1, chunks, onProgress);
+      const job: HashJob = { handle, count, size, sha1, chunks, onProgress };
+      if (size < WORKER_THRESHOLD) await hashInline(job);
+      else await hashWithWorker(job);
     } catch (error) {
       throw fromFsError(error, path, "reading it");
     }
@@ -75,14 +76,17 @@ async function readFully(handle: Handle, buffer: Buffer, offset: number, length:
   }
 }
 
-async function hashInline(
-  handle: Handle,
-  count: number,
-  size: number,
-  sha1: ReturnType<typeof createHash>,
-  chunks: string[],
-  onProgress?: (bytes: number) => void,
-): Promise<void> {
+/** What both hashing paths share: the open file, its shape, and where the results go. */
+interface HashJob {
+  handle: Handle;
+  count: number;
+  size: number;
+  sha1: ReturnType<typeof createHash>;
+  chunks: string[];
+  onProgress: ((bytes: number) => void) | undefined;
+}
+
+async function hashInline({ handle, count, size, sha1, chunks, onProgress }: HashJob): Promise<void> {
   const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
   for (let index = 0; index < count; index++) {
     const length = Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE);
@@ -94,14 +98,7 @@ async function hashInline(
   }
 }
 
-async function hashWithWorker(
-  handle: Handle,
-  count: number,
-  size: number,
-  sha1: ReturnType<typeof createHash>,
-  chunks: string[],
-  onProgress?: (bytes: number) => void,
-): Promise<void> {
+async function hashWithWorker({ handle, count, size, sha1, chunks, onProgress }: HashJob): Promise<void> {
   const shared = new SharedArrayBuffer(SLOTS * CHUNK_SIZE);
   const buffers = Buffer.from(shared);
   const worker = new Worker(workerSource, { eval: true, workerData: shared });
