@@ -20,6 +20,9 @@ ensureDebianTools({ aria2c: "aria2", curl: "curl", sha1sum: "coreutils" });
 const bin = join(rootDir, "bin", "p2p.js");
 const { startLocalTracker } = await import(join(rootDir, "dist", "peer", "cli", "local-tracker.js"));
 
+/** Every run starts with the previous run's writes on disk, so that none pays for another's writeback. */
+const settle = () => execFileSync("sync");
+
 const work = mkdtempSync(join(values.dir, "p2p-bench-download-"));
 const cleanup = [() => rmSync(work, { recursive: true, force: true })];
 const p2p = (dataDir, args, tracker) => [bin, "--tracker", tracker, "--data-dir", join(work, dataDir), ...args];
@@ -50,6 +53,7 @@ try {
     const target = join(out, `${label}.bin`);
     const run = () => {
       rmSync(target, { force: true });
+      settle();
       rmSync(join(work, "downloader"), { recursive: true, force: true });
       const result = timed(process.execPath, p2p("downloader", ["download", sha1, "-o", target, "--bind", "127.0.0.5", "--no-seed", "--json"], tracker.url));
       const json = JSON.parse(result.stdout);
@@ -68,9 +72,11 @@ try {
   for (let i = 0; i < Number(values.runs); i++) {
     ours.push(run().seconds);
     rmSync(target, { force: true });
+    settle();
     curl.push(timed("sh", ["-c", `curl -s -o '${target}' http://127.0.0.2:5001/v1/files/${sha1} && sha1sum '${target}' > /dev/null`]).seconds);
     rmSync(target, { force: true });
     const urls = hosts.map((h) => `http://${h}:5001/v1/files/${sha1}`);
+    settle();
     aria.push(
       timed("aria2c", ["-q", "-x", "3", "-s", "3", "--file-allocation=none", `--checksum=sha-1=${sha1}`, "-d", join(work, "out"), "-o", "aria.bin", "--allow-overwrite=true", ...urls]).seconds,
     );

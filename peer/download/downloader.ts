@@ -137,7 +137,7 @@ class Run {
     const schedulerOptions = { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler };
     this.scheduler = new Scheduler(count, resumed, schedulerOptions);
     // Room for every request in flight plus chunks being written and hashed behind them.
-    this.buffers = new BufferPool(manifest.chunkSize, Math.max(1, Math.min(count, schedulerOptions.maxInflight + 4)));
+    this.buffers = new BufferPool(manifest.chunkSize, Math.max(1, Math.min(count, schedulerOptions.maxInflight + 2)));
     this.worker = new HashWorker(this.buffers.memory, manifest.chunkSize);
     this.written = new Uint8Array(count);
     for (const index of resumed) this.written[index] = 1;

@@ -28,7 +28,7 @@ export interface SchedulerOptions {
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   initialWindow: 2,
   maxWindow: 6,
-  maxInflight: 16,
+  maxInflight: 14,
   maxStrikes: 3,
   maxFailures: 4,
   stragglerFactor: 4,
