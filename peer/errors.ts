@@ -77,6 +77,7 @@ export const Errors = {
   peerUnreachable: err("PEER_UNREACHABLE", "network"),
   manifestMismatch: err("MANIFEST_MISMATCH", "integrity"),
   fileHashMismatch: err("FILE_HASH_MISMATCH", "integrity"),
+  allPeersLied: err("ALL_PEERS_LIED", "integrity"),
   diskFull: err("DISK_FULL", "io"),
   io: err("IO_ERROR", "io"),
   daemonUnreachable: err("DAEMON_UNREACHABLE", "network"),

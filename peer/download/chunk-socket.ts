@@ -56,7 +56,7 @@ export class ChunkSocket {
       this.closed = true;
       this.fail(new PeerFault("network", "connection closed"));
     });
-    this.socket.on("timeout", () => this.fail(new PeerFault("network", "stalled")));
+    this.socket.on("timeout", () => this.fail(new PeerFault("timeout", "stalled")));
   }
 
   /** Whether this connection can take another request. */
@@ -68,7 +68,7 @@ export class ChunkSocket {
     if (!this.idle) return Promise.reject(new PeerFault("network", "connection not reusable"));
     if (target.length < expected) return Promise.reject(new Error("target buffer too small"));
     return new Promise<Buffer>((resolve, reject) => {
-      const deadline = setTimeout(() => this.fail(new PeerFault("network", `no complete answer within ${limits.deadlineMs} ms`)), limits.deadlineMs);
+      const deadline = setTimeout(() => this.fail(new PeerFault("timeout", `no complete answer within ${limits.deadlineMs} ms`)), limits.deadlineMs);
       this.pending = { target, expected, resolve, reject, deadline };
       this.state = "head";
       this.headLength = 0;

@@ -225,6 +225,15 @@ class Run {
         await new Promise((done) => setTimeout(done, backoff * (0.75 + Math.random() * 0.5)));
       }
       await this.pool.refill((keys) => keys.filter((key) => this.scheduler.addPeer(key)).length, budget, this.options.signal);
+    } catch (error) {
+      const peers = this.scheduler.stats();
+      if (error instanceof P2PError && error.code === "NO_PEERS" && peers.length > 0 && peers.every((p) => p.banned)) {
+        throw Errors.allPeersLied(
+          `every peer that offered ${this.manifest.sha1} (${peers.length}) sent data that does not match its manifest, and was banned`,
+          "the verified part is kept: run the same command again when an honest peer is online",
+        );
+      }
+      throw error;
     } finally {
       this.refilling = false;
     }
@@ -240,7 +249,10 @@ class Run {
       (data) => this.received(peer, index, data, pooled),
       (error: unknown) => {
         this.buffers.give(pooled);
-        this.scheduler.failed(peer, index, error instanceof PeerFault && error.kind === "aborted");
+        // A broken answer (wrong length, too many bytes, not HTTP) is a lie like a bad hash: a strike.
+        const kind = error instanceof PeerFault ? error.kind : "network";
+        if (kind === "protocol") this.strike(peer, index);
+        else this.scheduler.failed(peer, index, kind === "aborted" ? "cancelled" : kind);
       },
     ).finally(() => {
       this.aborts.delete(key);
@@ -254,9 +266,7 @@ class Run {
       .sha256(pooled.slot, data.length)
       .then(async (digest) => {
         if (digest !== this.manifest.chunks[index]) {
-          if (this.scheduler.corrupt(peer, index)) {
-            for (const held of this.scheduler.inflightOf(peer)) this.aborts.get(`${peer}#${held}`)?.();
-          }
+          this.strike(peer, index);
           return;
         }
         const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
@@ -280,6 +290,13 @@ class Run {
         this.wake();
       });
     this.writing.add(work);
+  }
+
+  /** A peer sent something false; once banned, everything it still holds is asked of others. */
+  private strike(peer: string, index: number): void {
+    if (this.scheduler.corrupt(peer, index)) {
+      for (const held of this.scheduler.inflightOf(peer)) this.aborts.get(`${peer}#${held}`)?.();
+    }
   }
 
   private report(): void {

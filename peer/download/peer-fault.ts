@@ -1,7 +1,7 @@
-/** How a request to a peer failed: the network (or a refusal), a broken protocol, or our own abort. */
+/** How a request to a peer failed: the network (or a refusal), too slow, a broken protocol, or our own abort. */
 export class PeerFault extends Error {
   constructor(
-    readonly kind: "network" | "protocol" | "aborted",
+    readonly kind: "network" | "timeout" | "protocol" | "aborted",
     message: string,
   ) {
     super(message);

@@ -181,14 +181,18 @@ export class Scheduler {
     return peer.banned;
   }
 
-  /** A request failed without bad data: refused, reset, timed out, or aborted because another peer won. */
-  failed(key: string, index: number, cancelled = false): void {
+  /**
+   * A request failed without bad data: refused, reset, too slow, or aborted because another peer won.
+   * A peer too slow to deliver one chunk in time is dropped at once (a refill may bring it back later):
+   * otherwise a peer that trickles a byte a second would hold requests for minutes.
+   */
+  failed(key: string, index: number, how: "network" | "timeout" | "cancelled" = "network"): void {
     this.finish(key, index);
     const peer = this.peers.get(key);
-    if (peer === undefined || cancelled) return;
+    if (peer === undefined || how === "cancelled") return;
     peer.failuresInRow++;
     peer.window = Math.max(1, Math.floor(peer.window / 2));
-    if (peer.failuresInRow >= this.options.maxFailures) peer.dropped = true;
+    if (how === "timeout" || peer.failuresInRow >= this.options.maxFailures) peer.dropped = true;
   }
 
   /** Requests a peer holds, e.g. to abort them when it is banned. */

@@ -65,11 +65,20 @@ describe("Scheduler", () => {
     expect(s.usablePeers()).toEqual(["flaky"]);
   });
 
+  it("drops a peer at once when it was too slow to deliver a chunk", () => {
+    const s = new Scheduler(10, [], options);
+    s.addPeer("slow");
+    s.addPeer("ok");
+    s.assign(0);
+    s.failed("slow", 0, "timeout");
+    expect(s.usablePeers()).toEqual(["ok"]);
+  });
+
   it("an aborted duplicate does not count against the peer", () => {
     const s = new Scheduler(10, [], { ...options, maxFailures: 1 });
     s.addPeer("a");
     s.assign(0);
-    s.failed("a", 0, true);
+    s.failed("a", 0, "cancelled");
     expect(s.usablePeers()).toEqual(["a"]);
   });
 
