@@ -59,8 +59,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const localAddress = options.host === "0.0.0.0" || options.host === "::" ? undefined : options.host;
   const tracker = new TrackerClient(options.tracker, localAddress);
 
+  let uploadedBytes = 0;
   const publicServer = createPublicServer({
     lookup: (sha1) => registry.get(sha1),
+    onSent: (bytes) => {
+      uploadedBytes += bytes;
+    },
     onChanged: (share) => {
       if (!announcer.isAnnouncing(share.sha1)) return;
       log(`${share.path} changed since it was shared; it is no longer served (share it again)`);
@@ -118,6 +122,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       tracker: options.tracker,
       public: { host: options.host, port: publicPort },
       shares: registry.list().length,
+      uploadedBytes,
       downloads: [...downloads.entries()].map(([sha1, progress]) => ({ sha1, ...progress })),
     }),
     listShares: async () =>

@@ -1,8 +1,18 @@
 import { unlink } from "node:fs/promises";
+import { createHash } from "node:crypto";
 import { CHUNK_SIZE } from "../../common/constants.js";
 import { Errors, fromFsError, P2PError } from "../errors.js";
 import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/manifest.js";
-import { decodeBitfield, encodeBitfield, loadDownload, removeDownload, saveDownload, type DownloadRecord } from "../state/download-state.js";
+import {
+  decodeBitfield,
+  DownloadJournal,
+  encodeBitfield,
+  loadDownload,
+  readJournal,
+  removeDownload,
+  saveDownload,
+  type DownloadRecord,
+} from "../state/download-state.js";
 import { FileChunkStore } from "../storage/chunk-store.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import { partPathFor, refuseExisting, resolveDestination } from "./destination.js";
@@ -87,18 +97,35 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     const count = manifest.chunks.length;
     let store: FileChunkStore;
     let resumed: number[] = [];
+    let journal: DownloadJournal;
     try {
       const opened = await FileChunkStore.open(partPath, manifest.size, CHUNK_SIZE, record !== null);
       store = opened.store;
-      if (opened.reused && record !== null) resumed = decodeBitfield(record.verified, count);
+      const reused = opened.reused && record !== null;
+      if (reused) resumed = await resumeChunks(dataDir, manifest, decodeBitfield(record!.verified, count), store);
+      journal = await DownloadJournal.open(dataDir, sha1, !reused);
     } catch (error) {
-      throw fromFsError(error, partPath, "creating the partial file");
+      throw fromFsError(error, partPath, "opening the partial file");
     }
-    const run = new Run(options, manifest, destination, partPath, store, pool, resumed, limits, noPeersBudgetMs);
+    const run = new Run(options, manifest, destination, partPath, store, journal, pool, resumed, limits, noPeersBudgetMs);
     return await run.execute();
   } finally {
     pool.close();
   }
+}
+
+/**
+ * The chunks a rerun can keep: the checkpoint's as they are, and the journal's after one more SHA-256
+ * (only the few written since the last checkpoint).
+ */
+async function resumeChunks(dataDir: string, manifest: Manifest, checkpointed: number[], store: FileChunkStore): Promise<number[]> {
+  const kept = new Set(checkpointed);
+  for (const index of await readJournal(dataDir, manifest.sha1, manifest.chunks.length)) {
+    if (kept.has(index)) continue;
+    const data = await store.read(index, chunkLength(manifest, index));
+    if (createHash("sha256").update(data).digest("hex") === manifest.chunks[index]) kept.add(index);
+  }
+  return [...kept];
 }
 
 class Run {
@@ -128,6 +155,7 @@ class Run {
     private readonly destination: string,
     private readonly partPath: string,
     private readonly store: FileChunkStore,
+    private readonly journal: DownloadJournal,
     private readonly pool: PeerPool,
     resumed: number[],
     private readonly limits: FetchLimits,
@@ -178,6 +206,7 @@ class Run {
       throw error;
     } finally {
       await this.worker.close();
+      await this.journal.close();
     }
   }
 
@@ -275,6 +304,7 @@ class Run {
         this.bytesFetched += data.length;
         this.lastProgress = Date.now();
         await this.store.write(index, data);
+        await this.journal.append(index);
         this.written[index] = 1;
         this.verifiedBytes += data.length;
         await this.hasher.advance(index, pooled.slot);

@@ -15,6 +15,8 @@ import { openSharedFile } from "./share-file.js";
 
 export interface PublicServerOptions {
   lookup: (sha1: string) => Share | undefined;
+  /** Told the size of every piece of file data sent, for the daemon's upload count. */
+  onSent?: (bytes: number) => void;
   /** Called when a shared file is found changed, so that the daemon stops announcing it. */
   onChanged?: (share: Share) => void;
   maxConnections?: number;
@@ -74,7 +76,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
       const start = index * share.manifest.chunkSize;
       const length = chunkLength(share.manifest, index);
       res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": length });
-      await send(handleOpen, res, start, start + length - 1, head);
+      await send(handleOpen, res, start, start + length - 1, head, options.onSent);
       return;
     }
     const size = share.size;
@@ -92,22 +94,23 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     }
     if (range === null) {
       res.writeHead(200, { ...common, "Content-Length": size });
-      await send(handleOpen, res, 0, size - 1, head);
+      await send(handleOpen, res, 0, size - 1, head, options.onSent);
       return;
     }
     res.writeHead(206, { ...common, "Content-Length": range.end - range.start + 1, "Content-Range": `bytes ${range.start}-${range.end}/${size}` });
-    await send(handleOpen, res, range.start, range.end, head);
+    await send(handleOpen, res, range.start, range.end, head, options.onSent);
   } finally {
     await handleOpen.close().catch(() => undefined);
   }
 }
 
-async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean): Promise<void> {
+async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean, onSent?: (bytes: number) => void): Promise<void> {
   if (head || end < start) {
     res.end();
     return;
   }
   const stream = file.createReadStream({ start, end, highWaterMark: 1024 * 1024, autoClose: false });
+  if (onSent !== undefined) stream.on("data", (part) => onSent(part.length));
   try {
     await pipeline(stream, res);
   } catch {
