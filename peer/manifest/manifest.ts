@@ -37,7 +37,8 @@ export function manifestId(manifest: Manifest): string {
   return createHash("sha256").update(canonicalBytes(manifest)).digest("hex");
 }
 
-const MAX_NAME = 1024;
+/** Names are made safe (safe-name.ts) before use; this only bounds what we hold. */
+const MAX_NAME = 65_536;
 /** A manifest for a 16 TiB file of 1 MiB chunks is ~1.1 GB of JSON: refuse anything past 64 TiB of chunks. */
 const MAX_CHUNKS = 64 * 1024 * 1024;
 
