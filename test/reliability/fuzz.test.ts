@@ -1,0 +1,170 @@
+import fc from "fast-check";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../helpers/cli.js";
+import { randomFile } from "../helpers/files.js";
+import { http, type RawRequest } from "../helpers/http.js";
+import { startSwarm, type Swarm } from "../helpers/swarm.js";
+
+/**
+ * Generated bad input against the real tracker (workerd) and a real daemon's public port: at least 10,000
+ * requests per surface. Nothing may answer 5xx, hang, or crash; the daemon's memory must stay flat.
+ */
+
+const RUNS = Number(process.env["P2P_FUZZ_RUNS"] ?? 10_000);
+const CONCURRENCY = 16;
+let swarm: Swarm;
+let sha1: string;
+
+beforeAll(async () => {
+  swarm = await startSwarm("127.0.24");
+  const source = join(swarm.root, "fuzzed.bin");
+  sha1 = await randomFile(source, 3 * 1024 * 1024 + 17);
+  await swarm.shareEverywhere(source);
+});
+
+afterAll(async () => {
+  await swarm?.close();
+});
+
+const hex40 = fc.stringMatching(/^[0-9a-fA-F]{40}$/);
+const segment = fc.oneof(
+  hex40,
+  fc.string({ maxLength: 50 }),
+  fc.constantFrom("..", ".", "%2e%2e", "%2F", "%00", "manifest", "chunks", "peers", "-1", "99999999999999999999", "0", "3", "4"),
+  fc.integer().map(String),
+);
+const method = fc.constantFrom("GET", "GET", "GET", "POST", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS");
+
+function pathFrom(parts: string[], query: string): string {
+  // The client refuses some characters in a path; encode what it would refuse, keep the rest raw.
+  const safe = parts.map((p) => p.replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c)));
+  return `/${safe.join("/")}${query === "" ? "" : `?${encodeURIComponent(query)}`}`;
+}
+
+const announceLike = fc.record(
+  {
+    peerId: fc.oneof(fc.string({ maxLength: 80 }), fc.integer(), fc.constant(null)),
+    port: fc.oneof(fc.integer({ min: -10, max: 70_000 }), fc.string(), fc.double()),
+    key: fc.oneof(fc.string({ minLength: 0, maxLength: 200 }), fc.integer()),
+    left: fc.oneof(fc.integer(), fc.double(), fc.string()),
+    event: fc.oneof(fc.constantFrom("started", "completed", "stopped", "paused", ""), fc.integer()),
+    ip: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()),
+    file: fc.oneof(fc.jsonValue(), fc.record({ name: fc.string(), size: fc.integer(), chunkSize: fc.integer(), manifestId: fc.string() })),
+  },
+  { requiredKeys: [] },
+);
+
+const body = fc.oneof(
+  fc.constant(undefined),
+  announceLike.map((v) => JSON.stringify(v)),
+  fc.jsonValue().map((v) => JSON.stringify(v)),
+  fc.string({ maxLength: 300 }),
+  fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+);
+
+const trackerRequest = fc.record({
+  method,
+  parts: fc.oneof(
+    fc.tuple(fc.constant("v1"), fc.constant("files"), segment, fc.constant("peers")),
+    fc.tuple(fc.constant("v1"), fc.constant("files"), segment),
+    fc.tuple(fc.constant("v1"), fc.constant("health")),
+    fc.array(segment, { maxLength: 5 }),
+  ),
+  query: fc.oneof(fc.constant(""), fc.constantFrom("limit=0", "limit=500", "limit=-1", "limit=abc"), fc.string({ maxLength: 30 })),
+  contentType: fc.constantFrom("application/json", "application/json; charset=utf-8", "text/plain", "", "application/x-www-form-urlencoded"),
+  body,
+});
+
+const peerRequest = fc.record({
+  method,
+  parts: fc.oneof(
+    fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("chunks"), segment),
+    fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("manifest")),
+    fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1"))),
+    fc.array(segment, { maxLength: 5 }),
+  ),
+  range: fc.oneof(
+    fc.constant(undefined),
+    fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, "")),
+    fc.tuple(fc.option(fc.nat()), fc.option(fc.nat())).map(([a, b]) => `bytes=${a ?? ""}-${b ?? ""}`),
+    fc.constantFrom("bytes=0-0", "bytes=-1", "bytes=0-1,2-3", "bytes=99999999999999999999-"),
+  ),
+});
+
+interface Tally {
+  sent: number;
+  byStatus: Record<string, number>;
+  clientRefused: number;
+}
+
+async function fire(requests: Array<{ url: string; options: RawRequest }>): Promise<Tally> {
+  const tally: Tally = { sent: 0, byStatus: {}, clientRefused: 0 };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < requests.length) {
+      const request = requests[next++]!;
+      let status: number;
+      try {
+        status = (await http(request.url, { ...request.options, timeoutMs: 15_000 })).status;
+      } catch (error) {
+        // Node's own client refuses some generated requests before sending them (bad header characters).
+        if (error instanceof TypeError || (error as NodeJS.ErrnoException).code?.startsWith("ERR_")) {
+          tally.clientRefused++;
+          continue;
+        }
+        throw error;
+      }
+      tally.sent++;
+      tally.byStatus[String(status)] = (tally.byStatus[String(status)] ?? 0) + 1;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  return tally;
+}
+
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+describe("generated bad input", () => {
+  it(`the tracker: ${RUNS} generated requests, no 5xx, still healthy`, async () => {
+    const samples = fc.sample(trackerRequest, { numRuns: RUNS, seed: 4242 });
+    const requests = samples.map((r) => ({
+      url: `${swarm.tracker.url}${pathFrom(r.parts, r.query)}`,
+      options: {
+        method: r.method,
+        headers: r.contentType === "" ? {} : { "content-type": r.contentType },
+        ...(r.body === undefined || r.method === "GET" || r.method === "HEAD" ? {} : { body: r.body }),
+      },
+    }));
+    const started = Date.now();
+    const tally = await fire(requests);
+    console.log(`tracker fuzz: ${tally.sent} sent (${tally.clientRefused} refused by the client) in ${Date.now() - started} ms:`, JSON.stringify(tally.byStatus));
+    expect(tally.sent).toBeGreaterThanOrEqual(RUNS * 0.95);
+    expect(Object.keys(tally.byStatus).filter((s) => s.startsWith("5"))).toEqual([]);
+    expect((await http(`${swarm.tracker.url}/v1/health`)).status).toBe(200);
+  }, 600_000);
+
+  it(`a daemon's public port: ${RUNS} generated requests, no 5xx, no crash, memory flat`, async () => {
+    const daemon = swarm.daemons[0]!;
+    const before = await rssMiB(daemon.child.pid!);
+    const samples = fc.sample(peerRequest, { numRuns: RUNS, seed: 4243 });
+    const requests = samples.map((r) => ({
+      url: `http://${daemon.host}:5001${pathFrom(r.parts.map((p) => (p === "SHA1" ? sha1 : p)), "")}`,
+      options: { method: r.method, ...(r.range === undefined ? {} : { headers: { range: r.range } }) },
+    }));
+    const started = Date.now();
+    const tally = await fire(requests);
+    const after = await rssMiB(daemon.child.pid!);
+    console.log(`peer fuzz: ${tally.sent} sent (${tally.clientRefused} refused by the client) in ${Date.now() - started} ms, daemon RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB:`, JSON.stringify(tally.byStatus));
+    expect(tally.sent).toBeGreaterThanOrEqual(RUNS * 0.95);
+    expect(Object.keys(tally.byStatus).filter((s) => s.startsWith("5"))).toEqual([]);
+    expect(daemon.child.exitCode).toBeNull();
+    expect(after - before).toBeLessThan(50);
+    const status = await runCli(["--data-dir", daemon.dataDir, "status", "--json"]);
+    expect(status.code).toBe(0);
+  }, 600_000);
+});
