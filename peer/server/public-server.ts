@@ -29,16 +29,33 @@ export function contentDisposition(name: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }
 
+/** Connections one address may hold at once: plenty for a downloader's window, not enough to starve others. */
+const PER_ADDRESS = 32;
+
 export function createPublicServer(options: PublicServerOptions): Server {
-  const server = createServer((req, res) => {
+  // Slow or idle clients cannot hold the daemon: 10 s to send a request's headers (checked every second),
+  // idle sockets closed, at most PER_ADDRESS connections per address and maxConnections in all.
+  const server = createServer({ connectionsCheckingInterval: 1000, headersTimeout: 10_000, requestTimeout: 15_000 }, (req, res) => {
     handle(req, res, options).catch((error: unknown) => sendError(res, error));
   });
-  // Slow or idle clients cannot hold the daemon: bounded time to send a request, idle sockets closed.
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 15_000;
   server.keepAliveTimeout = 5_000;
   server.setTimeout(30_000, (socket) => socket.destroy());
   server.maxConnections = options.maxConnections ?? 512;
+  const perAddress = new Map<string, number>();
+  server.on("connection", (socket) => {
+    const address = socket.remoteAddress ?? "";
+    const count = (perAddress.get(address) ?? 0) + 1;
+    if (count > PER_ADDRESS) {
+      socket.destroy();
+      return;
+    }
+    perAddress.set(address, count);
+    socket.once("close", () => {
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+    });
+  });
   return server;
 }
 
