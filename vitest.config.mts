@@ -22,7 +22,9 @@ export default defineConfig({
           name: "reliability",
           include: ["test/reliability/**/*.test.ts"],
           environment: "node",
-          globalSetup: ["test/e2e/setup-build.ts"],
+          globalSetup: ["test/e2e/setup-build.ts", "test/reliability/report-setup.ts"],
+          // One file at a time: the load and fault cases measure time and memory on two cores.
+          fileParallelism: false,
           testTimeout: 180_000,
           hookTimeout: 180_000,
         },

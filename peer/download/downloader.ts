@@ -59,6 +59,8 @@ export interface PeerReport {
   host: string;
   port: number;
   bytes: number;
+  /** Bad chunks or broken answers it sent in this download. */
+  strikes: number;
   banned: boolean;
 }
 
@@ -221,7 +223,7 @@ class Run {
       resumedBytes: this.resumedBytes,
       peers: this.scheduler.stats().map((p) => {
         const { ip, port } = this.pool.get(p.key).address;
-        return { host: ip, port, bytes: p.bytes, banned: p.banned };
+        return { host: ip, port, bytes: p.bytes, strikes: p.strikes, banned: p.banned };
       }),
     };
   }

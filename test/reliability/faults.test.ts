@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { record } from "../helpers/report.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, startCli, startDaemon } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
@@ -21,7 +22,7 @@ afterAll(async () => {
   await swarm?.close();
 });
 
-const record = (sha1: string): string => join(swarm.downloaderDir, "downloads", `${sha1}.json`);
+const recordPath = (sha1: string): string => join(swarm.downloaderDir, "downloads", `${sha1}.json`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function uploaded(): Promise<number> {
@@ -68,6 +69,7 @@ describe("faults", () => {
     console.log(`kill20: ${kills} kills, ${(sent / MiB).toFixed(0)} MiB sent for a ${size / MiB} MiB file (${(sent / size).toFixed(2)}x)`);
     expect(kills).toBeGreaterThanOrEqual(10);
     expect(sent).toBeLessThan(1.5 * size);
+    record({ area: "faults", tried: `downloader SIGKILLed at ${kills} random points of one ${size / MiB} MiB download`, outcome: `byte-identical; ${(sent / size).toFixed(2)}x the file's bytes sent in all`, lost: "nothing", seconds: 0 });
   }, 300_000);
 
   it("survives the local tracker restarting mid-download", async () => {
@@ -76,13 +78,14 @@ describe("faults", () => {
     await swarm.shareEverywhere(source);
     const output = join(swarm.root, "tracker-restart-out.bin");
     const run = startCli(downloadArgs(sha1, output));
-    while (!existsSync(record(sha1)) && run.child.exitCode === null) await sleep(5);
+    while (!existsSync(recordPath(sha1)) && run.child.exitCode === null) await sleep(5);
     await swarm.tracker.stop();
     const restarted = startTestTracker({}, { persistTo: swarm.tracker.persistTo, port: swarm.tracker.port });
     const result = await run.done;
     swarm.tracker = await restarted;
     expect(result.code, result.stderr).toBe(0);
     expect(await sha1File(output)).toBe(sha1);
+    record({ area: "faults", tried: "local tracker stopped and restarted mid-download (300 MiB)", outcome: "byte-identical", lost: "nothing", seconds: result.ms / 1000 });
   }, 120_000);
 
   it("every peer gone: a clear failure with the state kept, and a later run finishes", async () => {
@@ -92,7 +95,7 @@ describe("faults", () => {
     await swarm.shareEverywhere(source);
     const output = join(swarm.root, "all-gone-out.bin");
     const run = startCli(downloadArgs(sha1, output));
-    while (!existsSync(record(sha1)) && run.child.exitCode === null) await sleep(5);
+    while (!existsSync(recordPath(sha1)) && run.child.exitCode === null) await sleep(5);
     await sleep(100);
     await Promise.all(swarm.daemons.map((d) => d.stop("SIGKILL")));
     const failed = await run.done;
@@ -100,12 +103,20 @@ describe("faults", () => {
     expect(failed.stderr).toMatch(/no peer is left/);
     expect(failed.stderr).toMatch(/verified part is kept/);
     expect(existsSync(output)).toBe(false);
-    expect(existsSync(record(sha1))).toBe(true);
+    expect(existsSync(recordPath(sha1))).toBe(true);
     for (const [i, daemon] of swarm.daemons.entries()) swarm.daemons[i] = await startDaemon(daemon.host, daemon.dataDir, swarm.tracker.url);
     const finished = await runCli(downloadArgs(sha1, output));
     expect(finished.code, finished.stderr).toBe(0);
-    expect((JSON.parse(finished.stdout) as { bytesFetched: number }).bytesFetched).toBeLessThan(size);
+    const fetched = (JSON.parse(finished.stdout) as { bytesFetched: number }).bytesFetched;
+    expect(fetched).toBeLessThan(size);
     expect(await sha1File(output)).toBe(sha1);
+    record({
+      area: "faults",
+      tried: "all 3 peers SIGKILLed mid-download (300 MiB)",
+      outcome: `exit 4 in ${(failed.ms / 1000).toFixed(1)} s, state kept; rerun fetched ${(fetched / MiB).toFixed(0)} MiB more, byte-identical`,
+      lost: "nothing",
+      seconds: (failed.ms + finished.ms) / 1000,
+    });
   }, 120_000);
 
   it.skipIf(process.getuid?.() !== 0)("a full disk at the destination: a clear error, nothing corrupt, the daemon alive", async () => {
@@ -125,6 +136,7 @@ describe("faults", () => {
         expect(existsSync(join(small, "x.bin"))).toBe(false);
         const status = await runCli([...swarm.downloaderArgs, "status", "--json"]);
         expect((JSON.parse(status.stdout) as { daemon: { pid: number } }).daemon.pid).toBe(daemon.child.pid);
+        record({ area: "faults", tried: "24 MiB download into an 8 MiB tmpfs, run by a daemon", outcome: "exit 6 (no space left), nothing at the destination, daemon alive", lost: "nothing", seconds: result.ms / 1000 });
       } finally {
         await daemon.stop("SIGTERM");
       }
@@ -141,7 +153,7 @@ describe("faults", () => {
     expect((await runCli(["--tracker", swarm.tracker.url, "--data-dir", only.dataDir, "share", source])).code).toBe(0);
     const output = join(swarm.root, "edited-live-out.bin");
     const run = startCli(downloadArgs(sha1, output));
-    while (!existsSync(record(sha1)) && run.child.exitCode === null) await sleep(2);
+    while (!existsSync(recordPath(sha1)) && run.child.exitCode === null) await sleep(2);
     const handle = await open(source, "r+");
     for (let offset = 0; offset < size; offset += MiB) await handle.write(Buffer.from("edited"), 0, 6, offset + 100);
     await handle.close();
@@ -156,5 +168,12 @@ describe("faults", () => {
       expect(chunk.status).toBe(410);
     }
     expect(await readFile(source).then((b) => b.subarray(100, 106).toString())).toBe("edited");
+    record({
+      area: "faults",
+      tried: "the only peer's file edited (every MiB) while it served a 200 MiB download",
+      outcome: result.code === 0 ? "download finished before the edit: byte-identical original" : `exit ${result.code}, nothing at the destination, peer answers 410`,
+      lost: "nothing",
+      seconds: result.ms / 1000,
+    });
   }, 120_000);
 });

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { record } from "../helpers/report.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { randomFile } from "../helpers/files.js";
@@ -146,6 +147,7 @@ describe("generated bad input", () => {
     expect(tally.sent).toBeGreaterThanOrEqual(RUNS * 0.95);
     expect(Object.keys(tally.byStatus).filter((s) => s.startsWith("5"))).toEqual([]);
     expect((await http(`${swarm.tracker.url}/v1/health`)).status).toBe(200);
+    record({ area: "bad input", tried: `${tally.sent} generated requests to every tracker route (fast-check, seed 4242)`, outcome: `no 5xx (${JSON.stringify(tally.byStatus)}), healthy after`, lost: "nothing", seconds: (Date.now() - started) / 1000 });
   }, 600_000);
 
   it(`a daemon's public port: ${RUNS} generated requests, no 5xx, no crash, memory flat`, async () => {
@@ -166,5 +168,6 @@ describe("generated bad input", () => {
     expect(after - before).toBeLessThan(50);
     const status = await runCli(["--data-dir", daemon.dataDir, "status", "--json"]);
     expect(status.code).toBe(0);
+    record({ area: "bad input", tried: `${tally.sent} generated requests to every public peer route (seed 4243)`, outcome: `no 5xx (${JSON.stringify(tally.byStatus)}), daemon alive, RSS ${before.toFixed(0)} -> ${after.toFixed(0)} MiB`, lost: "nothing", seconds: (Date.now() - started) / 1000 });
   }, 600_000);
 });

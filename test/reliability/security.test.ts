@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { readdir, rename, stat, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
+import { record } from "../helpers/report.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { socketPath } from "../../peer/daemon/control-client.js";
 import { canonicalBytes, type Manifest } from "../../peer/manifest/manifest.js";
@@ -32,6 +33,7 @@ describe("the daemon's boundaries", () => {
     expect(socket.isSocket()).toBe(true);
     expect(socket.mode & 0o777).toBe(0o600);
     expect((await stat(daemon.dataDir)).mode & 0o777).toBe(0o700);
+    record({ area: "security", tried: "what a daemon listens on", outcome: "only its public port; control API a 0600 Unix socket in a 0700 folder", lost: "nothing", seconds: 0 });
   });
 
   it("does not follow a shared file swapped for a symlink to another file after sharing", async () => {
@@ -49,6 +51,7 @@ describe("the daemon's boundaries", () => {
       expect(res.status).toBe(410);
       expect(res.body.toString()).not.toContain("never serve this");
     }
+    record({ area: "security", tried: "shared file replaced by a symlink to a secret", outcome: "410 for file and chunk, secret never served", lost: "nothing", seconds: 0 });
   });
 
   it("reads nothing outside the shares by any URL", async () => {
@@ -99,6 +102,7 @@ describe("a manifest with a hostile name", () => {
     expect(saved).toBe(join(folder, expected));
     expect(await readdir(folder)).toEqual([expected]);
     expect(await sha1File(saved)).toBe(sha1);
+    record({ area: "security", tried: `manifest name: ${_label}`, outcome: `saved as ${JSON.stringify(expected.slice(0, 24))}${expected.length > 24 ? "..." : ""} in the chosen folder`, lost: "nothing", seconds: result.ms / 1000 });
   });
 });
 
@@ -140,5 +144,6 @@ describe("the tracker's limits", () => {
     expect(limited?.json()).toMatchObject({ error: { code: "rate_limited" } });
     expect(Number(limited?.headers["retry-after"])).toBeGreaterThan(0);
     expect((await http(`${tracker.url}/v1/health`, { localAddress: "127.0.23.5" })).status).toBe(200);
+    record({ area: "security", tried: "tracker: 5 entries from one address (cap 4), a foreign key, a flood from one address", outcome: "429 address_limit, 403 key_mismatch, 429 rate_limited with Retry-After; other addresses unaffected", lost: "nothing", seconds: 0 });
   });
 });

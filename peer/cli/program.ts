@@ -1,0 +1,39 @@
+import { Command, CommanderError } from "commander";
+import { defaultDataDir, defaultTracker } from "../config.js";
+import { EXIT_CODES } from "../errors.js";
+import { registerDaemon } from "./commands/daemon.js";
+import { registerDownload } from "./commands/download.js";
+import { registerManage } from "./commands/manage.js";
+import { registerShare } from "./commands/share.js";
+import { registerTracker } from "./commands/tracker.js";
+import { registerUp } from "./commands/up.js";
+import { reportFailure } from "./fail.js";
+
+/** The `p2p` program: every command, and the one place where a failure becomes an exit code. */
+export function buildProgram(): Command {
+  const program = new Command("p2p")
+    .description("peer-to-peer file sharing: share a file, get its SHA-1; download it by that SHA-1 from every peer that has it")
+    .option("--tracker <url>", "tracker URL (env P2P_TRACKER)", defaultTracker())
+    .option("--data-dir <dir>", "state folder; also how the CLI finds its daemon (env P2P_DATA_DIR)", defaultDataDir())
+    .exitOverride()
+    .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `p2p: ${text}` : text) });
+  registerShare(program);
+  registerDownload(program);
+  registerManage(program);
+  registerDaemon(program);
+  registerTracker(program);
+  registerUp(program);
+  return program;
+}
+
+/** Runs the CLI on `argv` (as process.argv: node, script, args...) and returns its exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    // Help and version are successes; every other commander error is a usage mistake, already printed.
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : EXIT_CODES.usage;
+    return reportFailure(error, argv.includes("--json"));
+  }
+}
