@@ -1,0 +1,260 @@
+import { unlink } from "node:fs/promises";
+import { Errors, fromFsError, P2PError } from "../errors.js";
+import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/manifest.js";
+import { encodeBitfield, removeDownload, saveDownload, type DownloadJournal, type DownloadRecord } from "../state/download-state.js";
+import type { FileChunkStore } from "../storage/chunk-store.js";
+import { BufferPool, type PooledBuffer } from "./buffer-pool.js";
+import { refuseExisting } from "./destination.js";
+import type { DownloadOptions, DownloadResult } from "./downloader.js";
+import { FileHasher } from "./file-hasher.js";
+import { HashWorker } from "./hash-worker.js";
+import { PeerFault, type FetchLimits } from "./peer-http.js";
+import type { PeerPool } from "./peer-pool.js";
+import { DEFAULT_SCHEDULER_OPTIONS, Scheduler } from "./scheduler.js";
+
+/**
+ * The body of one download once its manifest, destination and partial file are settled (downloader.ts):
+ * the request loop over the scheduler, verification on the hash thread, writes, the resume journal and
+ * checkpoints, and the final check and rename.
+ */
+
+const FLUSH_EVERY_MS = 500;
+
+export class Run {
+  private readonly scheduler: Scheduler;
+  private readonly written: Uint8Array;
+  private readonly hasher: FileHasher;
+  private readonly aborts = new Map<string, () => void>();
+  private readonly buffers: BufferPool;
+  /** The second thread: verifies chunks (SHA-256) and hashes the file (SHA-1) while this one runs the network. */
+  private readonly worker: HashWorker;
+  private readonly id: string;
+  private bytesFetched = 0;
+  private readonly resumedBytes: number;
+  private writing = new Set<Promise<void>>();
+  private failure: Error | null = null;
+  private flushing: Promise<void> = Promise.resolve();
+  private lastFlush = 0;
+  private refilling = false;
+  private refills = 0;
+  private lastProgress = Date.now();
+  private verifiedBytes: number;
+  private wake: () => void = () => undefined;
+
+  constructor(
+    private readonly options: DownloadOptions,
+    private readonly manifest: Manifest,
+    private readonly destination: string,
+    private readonly partPath: string,
+    private readonly store: FileChunkStore,
+    private readonly journal: DownloadJournal,
+    private readonly pool: PeerPool,
+    resumed: number[],
+    private readonly limits: FetchLimits,
+    private readonly noPeersBudgetMs: number,
+  ) {
+    const count = manifest.chunks.length;
+    const schedulerOptions = { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler };
+    this.scheduler = new Scheduler(count, resumed, schedulerOptions);
+    // Room for every request in flight plus chunks being written and hashed behind them.
+    this.buffers = new BufferPool(manifest.chunkSize, Math.max(1, Math.min(count, schedulerOptions.maxInflight + 2)));
+    this.worker = new HashWorker(this.buffers.memory, manifest.chunkSize);
+    this.written = new Uint8Array(count);
+    for (const index of resumed) this.written[index] = 1;
+    this.resumedBytes = resumed.reduce((sum, index) => sum + chunkLength(manifest, index), 0);
+    this.verifiedBytes = this.resumedBytes;
+    this.hasher = new FileHasher(count, manifest.chunkSize, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, this.worker, partPath);
+    this.id = idOf(manifest);
+    for (const key of pool.connections.keys()) this.scheduler.addPeer(key);
+  }
+
+  async execute(): Promise<DownloadResult> {
+    try {
+      await this.flush(true);
+      await this.hasher.advance();
+      await this.loop();
+      await Promise.all(this.writing);
+      if (this.failure !== null) throw this.failure;
+      await this.hasher.advance();
+      if (!this.hasher.complete || (await this.hasher.digest()) !== this.manifest.sha1) {
+        await this.discard();
+        throw Errors.fileHashMismatch(
+          `the assembled file's SHA-1 is not ${this.manifest.sha1}: the manifest the peers sent describes another file`,
+          "nothing was written to the destination; the tracker's record for this file may be wrong",
+        );
+      }
+      await refuseExisting(this.destination, this.options.force);
+      try {
+        await this.store.publish(this.destination);
+      } catch (error) {
+        throw fromFsError(error, this.destination, "moving the finished file into place");
+      }
+      await removeDownload(this.options.dataDir, this.manifest.sha1);
+      return this.result();
+    } catch (error) {
+      await Promise.allSettled(this.writing);
+      await this.flush(true).catch(() => undefined);
+      await this.store.close();
+      throw error;
+    } finally {
+      await this.worker.close();
+      await this.journal.close();
+    }
+  }
+
+  private result(): DownloadResult {
+    return {
+      sha1: this.manifest.sha1,
+      path: this.destination,
+      name: this.manifest.name,
+      size: this.manifest.size,
+      manifestId: this.id,
+      bytesFetched: this.bytesFetched,
+      resumedBytes: this.resumedBytes,
+      peers: this.scheduler.stats().map((p) => {
+        const { ip, port } = this.pool.get(p.key).address;
+        return { host: ip, port, bytes: p.bytes, strikes: p.strikes, banned: p.banned };
+      }),
+    };
+  }
+
+  /** Runs until every chunk is verified and written, or a failure that ends the download. */
+  private async loop(): Promise<void> {
+    while (!this.scheduler.done && this.failure === null) {
+      if (this.options.signal?.aborted === true) throw Errors.cancelled("download cancelled");
+      const woke = new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      for (const { peer, index } of this.scheduler.assign(Date.now(), this.buffers.available)) this.request(peer, index);
+      if (this.aborts.size === 0 && this.scheduler.usablePeers().length === 0 && !this.scheduler.done) await this.refill();
+      else await Promise.race([woke, new Promise((done) => setTimeout(done, 250))]);
+    }
+  }
+
+  /**
+   * No request in flight and nobody to ask: get peers from the tracker again. A peer that keeps failing is
+   * revived by a refill, so the budget runs from the last chunk that arrived, not from this call.
+   */
+  private async refill(): Promise<void> {
+    if (this.refilling) return;
+    this.refilling = true;
+    try {
+      const budget = this.noPeersBudgetMs - (Date.now() - this.lastProgress);
+      if (budget <= 0) throw this.pool.noPeersError(null);
+      if (this.refills++ > 0) {
+        const backoff = Math.min(250 * 2 ** this.refills, 5000, budget);
+        await new Promise((done) => setTimeout(done, backoff * (0.75 + Math.random() * 0.5)));
+      }
+      await this.pool.refill((keys) => keys.filter((key) => this.scheduler.addPeer(key)).length, budget, this.options.signal);
+    } catch (error) {
+      const peers = this.scheduler.stats();
+      if (error instanceof P2PError && error.code === "NO_PEERS" && peers.length > 0 && peers.every((p) => p.banned)) {
+        throw Errors.allPeersLied(
+          `every peer that offered ${this.manifest.sha1} (${peers.length}) sent data that does not match its manifest, and was banned`,
+          "the verified part is kept: run the same command again when an honest peer is online",
+        );
+      }
+      throw error;
+    } finally {
+      this.refilling = false;
+    }
+  }
+
+  private request(peer: string, index: number): void {
+    const key = `${peer}#${index}`;
+    const expected = chunkLength(this.manifest, index);
+    const pooled = this.buffers.take();
+    const { done, abort } = this.pool.get(peer).chunk(`/v1/files/${this.manifest.sha1}/chunks/${index}`, pooled.buffer, expected, this.limits);
+    this.aborts.set(key, abort);
+    done.then(
+      (data) => this.received(peer, index, data, pooled),
+      (error: unknown) => {
+        this.buffers.give(pooled);
+        // A broken answer (wrong length, too many bytes, not HTTP) is a lie like a bad hash: a strike.
+        const kind = error instanceof PeerFault ? error.kind : "network";
+        if (kind === "protocol") this.strike(peer, index);
+        else this.scheduler.failed(peer, index, kind === "aborted" ? "cancelled" : kind);
+      },
+    ).finally(() => {
+      this.aborts.delete(key);
+      this.wake();
+    });
+  }
+
+  /** Verifies a delivered chunk on the hash worker, then writes it and feeds the file's SHA-1. */
+  private received(peer: string, index: number, data: Buffer, pooled: PooledBuffer): void {
+    const work = this.worker
+      .sha256(pooled.slot, data.length)
+      .then(async (digest) => {
+        if (digest !== this.manifest.chunks[index]) {
+          this.strike(peer, index);
+          return;
+        }
+        const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
+        for (const other of cancel) this.aborts.get(`${other.peer}#${other.index}`)?.();
+        if (!counted) return;
+        this.bytesFetched += data.length;
+        this.lastProgress = Date.now();
+        await this.store.write(index, data);
+        await this.journal.append(index);
+        this.written[index] = 1;
+        this.verifiedBytes += data.length;
+        await this.hasher.advance(index, pooled.slot);
+        this.report();
+        if (Date.now() - this.lastFlush >= FLUSH_EVERY_MS) await this.flush(false);
+      })
+      .catch((error: unknown) => {
+        this.failure ??= error instanceof P2PError ? error : fromFsError(error, this.partPath, "writing a chunk");
+      })
+      .finally(() => {
+        this.buffers.give(pooled);
+        this.writing.delete(work);
+        this.wake();
+      });
+    this.writing.add(work);
+  }
+
+  /** A peer sent something false; once banned, everything it still holds is asked of others. */
+  private strike(peer: string, index: number): void {
+    if (this.scheduler.corrupt(peer, index)) {
+      for (const held of this.scheduler.inflightOf(peer)) this.aborts.get(`${peer}#${held}`)?.();
+    }
+  }
+
+  private report(): void {
+    this.options.onProgress?.({
+      name: this.manifest.name,
+      size: this.manifest.size,
+      verifiedBytes: this.verifiedBytes,
+      bytesFetched: this.bytesFetched,
+      peers: this.scheduler.usablePeers().length,
+    });
+  }
+
+  /** Saves which chunks are on disk: the data first (fdatasync), then the record that names them. */
+  private flush(force: boolean): Promise<void> {
+    this.lastFlush = Date.now();
+    this.flushing = this.flushing.catch(() => undefined).then(async () => {
+      await this.store.sync();
+      const record: DownloadRecord = {
+        version: 1,
+        sha1: this.manifest.sha1,
+        manifest: this.manifest,
+        manifestId: this.id,
+        destination: this.destination,
+        partPath: this.partPath,
+        verified: encodeBitfield(this.manifest.chunks.length, (i) => this.written[i] === 1),
+        seed: this.options.seed ?? true,
+        updatedAt: new Date().toISOString(),
+      };
+      await saveDownload(this.options.dataDir, record);
+    });
+    return force ? this.flushing : this.flushing.catch(() => undefined);
+  }
+
+  private async discard(): Promise<void> {
+    await this.store.close();
+    await unlink(this.partPath).catch(() => undefined);
+    await removeDownload(this.options.dataDir, this.manifest.sha1);
+  }
+}
