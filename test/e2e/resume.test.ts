@@ -1,23 +1,17 @@
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli, startCli, startDaemon } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http, postJson } from "../helpers/http.js";
-import { startSwarm, type Swarm } from "../helpers/swarm.js";
+import { useSwarm, type Swarm } from "../helpers/swarm.js";
 
 const MiB = 1024 * 1024;
 
 let swarm: Swarm;
 
-beforeAll(async () => {
-  swarm = await startSwarm("127.0.11");
-});
-
-afterAll(async () => {
-  await swarm?.close();
-});
+useSwarm("127.0.11", (s) => (swarm = s));
 
 async function verifiedChunks(recordPath: string): Promise<number> {
   try {

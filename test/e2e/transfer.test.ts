@@ -3,10 +3,10 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { runCli, startCli } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
-import { announceAs, manifestFrom, startSwarm, type Swarm } from "../helpers/swarm.js";
+import { announceAs, manifestFrom, useSwarm, type Swarm } from "../helpers/swarm.js";
 
 const MiB = 1024 * 1024;
 
@@ -20,13 +20,7 @@ interface DownloadJson {
 
 let swarm: Swarm;
 
-beforeAll(async () => {
-  swarm = await startSwarm("127.0.10");
-});
-
-afterAll(async () => {
-  await swarm?.close();
-});
+useSwarm("127.0.10", (s) => (swarm = s));
 
 function download(sha1: string, output: string, extra: string[] = []) {
   return runCli([...swarm.downloaderArgs, "download", sha1, "-o", output, "--bind", swarm.downloaderHost, "--json", ...extra]);

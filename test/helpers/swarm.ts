@@ -1,3 +1,4 @@
+import { afterAll, beforeAll } from "vitest";
 import { join } from "node:path";
 import { http, postJson } from "./http.js";
 import { startDaemon, type Daemon } from "./cli.js";
@@ -67,4 +68,19 @@ export async function manifestFrom(host: string, sha1: string): Promise<Buffer> 
   const reply = await http(`http://${host}:5001/v1/files/${sha1}/manifest`);
   if (reply.status !== 200) throw new Error(`no manifest from ${host}`);
   return reply.body;
+}
+
+/**
+ * Starts a swarm before a test file's tests and closes it after them; `set` receives it (a test file keeps
+ * it in its own `let swarm`).
+ */
+export function useSwarm(subnet: string, set: (swarm: Swarm) => void): void {
+  let started: Swarm | undefined;
+  beforeAll(async () => {
+    started = await startSwarm(subnet);
+    set(started);
+  });
+  afterAll(async () => {
+    await started?.close();
+  });
 }

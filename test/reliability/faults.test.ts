@@ -3,24 +3,18 @@ import { existsSync } from "node:fs";
 import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { record } from "../helpers/report.js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCli, startCli, startDaemon } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { startTestTracker } from "../helpers/tracker.js";
-import { startSwarm, type Swarm } from "../helpers/swarm.js";
+import { useSwarm, type Swarm } from "../helpers/swarm.js";
 
 /** Faults: kills at random points, a tracker restart, every peer gone, a full disk, a file edited under a peer. */
 
 const MiB = 1024 * 1024;
 let swarm: Swarm;
 
-beforeAll(async () => {
-  swarm = await startSwarm("127.0.21");
-});
-
-afterAll(async () => {
-  await swarm?.close();
-});
+useSwarm("127.0.21", (s) => (swarm = s));
 
 const recordPath = (sha1: string): string => join(swarm.downloaderDir, "downloads", `${sha1}.json`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

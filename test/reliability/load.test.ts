@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http, postJson } from "../helpers/http.js";
-import { startSwarm, type Swarm } from "../helpers/swarm.js";
+import { useSwarm, type Swarm } from "../helpers/swarm.js";
 import { startTestTracker, type TestTracker } from "../helpers/tracker.js";
 
 /** Load: one daemon serving 50 downloaders at once; the tracker under 100,000 announces with churn; slowloris. */
@@ -14,13 +14,7 @@ import { startTestTracker, type TestTracker } from "../helpers/tracker.js";
 const MiB = 1024 * 1024;
 let swarm: Swarm;
 
-beforeAll(async () => {
-  swarm = await startSwarm("127.0.25");
-});
-
-afterAll(async () => {
-  await swarm?.close();
-});
+useSwarm("127.0.25", (s) => (swarm = s));
 
 describe("load", () => {
   it("one daemon serves 50 concurrent downloaders of a 100 MiB file: all complete, all correct", async () => {

@@ -10,19 +10,13 @@ import { canonicalBytes, type Manifest } from "../../peer/manifest/manifest.js";
 import { runCli } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http, postJson } from "../helpers/http.js";
-import { startSwarm, type Swarm } from "../helpers/swarm.js";
+import { useSwarm, type Swarm } from "../helpers/swarm.js";
 import { startTestTracker, type TestTracker } from "../helpers/tracker.js";
 
 const MiB = 1024 * 1024;
 let swarm: Swarm;
 
-beforeAll(async () => {
-  swarm = await startSwarm("127.0.22");
-});
-
-afterAll(async () => {
-  await swarm?.close();
-});
+useSwarm("127.0.22", (s) => (swarm = s));
 
 describe("the daemon's boundaries", () => {
   it("listens on the network only on its public port; the control API is a 0600 socket in a 0700 folder", async () => {
