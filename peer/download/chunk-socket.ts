@@ -34,7 +34,8 @@ export class ChunkSocket {
 
   constructor(
     host: string,
-    private readonly port: number,
+    port: number,
+    /** host:port for the Host header, with brackets around IPv6. */
     private readonly hostHeader: string,
     localAddress?: string,
   ) {
@@ -74,7 +75,7 @@ export class ChunkSocket {
       this.headLength = 0;
       this.received = 0;
       this.socket.setTimeout(limits.idleMs);
-      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.hostHeader}:${this.port}\r\nConnection: keep-alive\r\n\r\n`);
+      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nConnection: keep-alive\r\n\r\n`);
     });
   }
 

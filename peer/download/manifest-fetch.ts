@@ -20,8 +20,7 @@ export async function fetchManifest(
   const problems: string[] = [];
   for (const key of candidates) {
     try {
-      const { done } = pool.get(key).get(`/v1/files/${sha1}/manifest`, null, limits, undefined, MAX_MANIFEST_BYTES);
-      const body = await done;
+      const body = await pool.get(key).small(`/v1/files/${sha1}/manifest`, limits, MAX_MANIFEST_BYTES);
       return parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId);
     } catch (error) {
       problems.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);

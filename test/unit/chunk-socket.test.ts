@@ -41,7 +41,7 @@ describe("ChunkSocket", () => {
   it("reads many bodies, large and small, into the caller's buffer over one connection", async () => {
     const bodies = [randomBytes(1024 * 1024), randomBytes(5), randomBytes(300_000), randomBytes(1024 * 1024)];
     const port = await serve((n) => ok(bodies[n]!));
-    const socket = new ChunkSocket("127.0.0.1", port, "127.0.0.1");
+    const socket = new ChunkSocket("127.0.0.1", port, `127.0.0.1:${port}`);
     const target = Buffer.alloc(1024 * 1024);
     for (const body of bodies) {
       const got = await socket.fetch("/x", target, body.length, limits);
@@ -64,7 +64,7 @@ describe("ChunkSocket", () => {
     ["a reset", () => null, "closed"],
   ] as Array<[string, () => Buffer | null, string]>)("fails on %s and is not reused", async (_name, reply, message) => {
     const port = await serve(() => reply());
-    const socket = new ChunkSocket("127.0.0.1", port, "127.0.0.1");
+    const socket = new ChunkSocket("127.0.0.1", port, `127.0.0.1:${port}`);
     const attempt = socket.fetch("/x", Buffer.alloc(64), 10, limits);
     await expect(attempt).rejects.toThrow(message);
     await expect(attempt).rejects.toBeInstanceOf(PeerFault);
@@ -73,7 +73,7 @@ describe("ChunkSocket", () => {
 
   it("gives up on a peer that stalls mid-body", async () => {
     const port = await serve(() => Buffer.from("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"));
-    const socket = new ChunkSocket("127.0.0.1", port, "127.0.0.1");
+    const socket = new ChunkSocket("127.0.0.1", port, `127.0.0.1:${port}`);
     const started = Date.now();
     await expect(socket.fetch("/x", Buffer.alloc(10), 10, { idleMs: 300, deadlineMs: 5000 })).rejects.toThrow("stalled");
     expect(Date.now() - started).toBeLessThan(2000);
