@@ -22,6 +22,11 @@ interface Pending {
   deadline: NodeJS.Timeout;
 }
 
+/** A status an honest peer may send (gone, busy, failing) is a network fault; any other is a broken protocol. */
+export function refusal(status: string): "network" | "protocol" {
+  return status === "404" || status === "410" || status === "429" || status.startsWith("5") ? "network" : "protocol";
+}
+
 export class ChunkSocket {
   private readonly socket: Socket;
   private readonly head = Buffer.allocUnsafe(HEAD_LIMIT);
@@ -131,14 +136,15 @@ export class ChunkSocket {
     }
     if (status[1] !== "200") {
       this.reusable = false;
-      return this.fail(new PeerFault(status[1] === "404" || status[1] === "410" ? "network" : "protocol", `answered HTTP ${status[1]}`));
+      return this.fail(new PeerFault(refusal(status[1] ?? ""), `answered HTTP ${status[1]}`));
     }
+    // The manifest fixes every chunk's length: an answer that promises another (or none) is a lie.
     if (length !== pending.expected) {
-      return this.fail(new PeerFault("protocol", `promised ${String(length)} bytes where ${pending.expected} were expected`));
+      return this.fail(new PeerFault("lie", `promised ${length === null ? "no length" : `${length} bytes`} where ${pending.expected} were expected`));
     }
     const bodyStart = end + HEAD_END.length;
     const early = this.headLength - bodyStart;
-    if (early > pending.expected) return this.fail(new PeerFault("protocol", `sent more than ${pending.expected} bytes`));
+    if (early > pending.expected) return this.fail(new PeerFault("lie", `sent more than ${pending.expected} bytes`));
     this.head.copy(pending.target, 0, bodyStart, this.headLength);
     this.received = early;
     this.state = "body";

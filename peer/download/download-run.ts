@@ -66,6 +66,7 @@ export class Run {
     this.hasher = new FileHasher(count, manifest.chunkSize, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, this.worker, partPath);
     this.id = idOf(manifest);
     for (const key of pool.connections.keys()) this.scheduler.addPeer(key);
+    for (const key of pool.liars) this.scheduler.ban(key);
   }
 
   async execute(): Promise<DownloadResult> {
@@ -170,9 +171,9 @@ export class Run {
       (data) => this.received(peer, index, data, pooled),
       (error: unknown) => {
         this.buffers.give(pooled);
-        // A broken answer (wrong length, too many bytes, not HTTP) is a lie like a bad hash: a strike.
+        // An answer the manifest contradicts (its length) is a lie like a bad hash; one that is not HTTP is broken.
         const kind = error instanceof PeerFault ? error.kind : "network";
-        if (kind === "protocol") this.strike(peer, index);
+        if (kind === "lie" || kind === "protocol") this.misbehaved(peer, index, kind === "lie" ? "lie" : "broken");
         else this.scheduler.failed(peer, index, kind === "aborted" ? "cancelled" : kind);
       },
     ).finally(() => {
@@ -187,7 +188,7 @@ export class Run {
       .sha256(pooled.slot, data.length)
       .then(async (digest) => {
         if (digest !== this.manifest.chunks[index]) {
-          this.strike(peer, index);
+          this.misbehaved(peer, index, "lie");
           return;
         }
         const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
@@ -215,8 +216,8 @@ export class Run {
   }
 
   /** A peer sent something false; once banned, everything it still holds is asked of others. */
-  private strike(peer: string, index: number): void {
-    if (this.scheduler.corrupt(peer, index)) {
+  private misbehaved(peer: string, index: number, how: "lie" | "broken"): void {
+    if (this.scheduler.misbehaved(peer, index, how)) {
       for (const held of this.scheduler.inflightOf(peer)) this.aborts.get(`${peer}#${held}`)?.();
     }
   }

@@ -1,6 +1,6 @@
 import { Errors } from "../errors.js";
 import { parseManifest, type Manifest } from "../manifest/manifest.js";
-import type { FetchLimits } from "./peer-http.js";
+import { PeerFault, type FetchLimits } from "./peer-http.js";
 import type { PeerPool } from "./peer-pool.js";
 
 /** The most manifest JSON we accept from a peer: ~480,000 chunks, a file of about 470 GiB. */
@@ -8,7 +8,8 @@ const MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
 /**
  * Gets the manifest from the first peer whose copy checks out: right shape, the SHA-1 we asked for, and the
- * id the tracker recorded (when it has one). Peers that send anything else are skipped.
+ * id the tracker recorded (when it has one). Peers that cannot answer are skipped; peers that answer with
+ * another manifest are skipped and marked as liars in the pool.
  */
 export async function fetchManifest(
   sha1: string,
@@ -23,6 +24,7 @@ export async function fetchManifest(
       const body = await pool.get(key).small(`/v1/files/${sha1}/manifest`, limits, MAX_MANIFEST_BYTES);
       return parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId);
     } catch (error) {
+      if (!(error instanceof PeerFault)) pool.liars.add(key);
       problems.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }

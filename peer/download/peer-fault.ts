@@ -1,7 +1,11 @@
-/** How a request to a peer failed: the network (or a refusal), too slow, a broken protocol, or our own abort. */
+/**
+ * How a request to a peer failed: the network (or a refusal), too slow, a broken protocol, an answer that
+ * contradicts the manifest (`lie`: another length than the chunk's, or more bytes than promised), or our
+ * own abort.
+ */
 export class PeerFault extends Error {
   constructor(
-    readonly kind: "network" | "timeout" | "protocol" | "aborted",
+    readonly kind: "network" | "timeout" | "protocol" | "lie" | "aborted",
     message: string,
   ) {
     super(message);

@@ -1,6 +1,6 @@
 import { Agent, request, type ClientRequest } from "node:http";
 import { hostPort } from "../../common/ip.js";
-import { ChunkSocket } from "./chunk-socket.js";
+import { ChunkSocket, refusal } from "./chunk-socket.js";
 import { PeerFault, type FetchLimits } from "./peer-fault.js";
 
 export { PeerFault, type FetchLimits } from "./peer-fault.js";
@@ -53,7 +53,7 @@ export class PeerConnection {
       req.on("response", (res) => {
         if (res.statusCode !== 200) {
           res.resume();
-          fail(new PeerFault(res.statusCode === 404 || res.statusCode === 410 ? "network" : "protocol", `answered HTTP ${res.statusCode}`));
+          fail(new PeerFault(refusal(String(res.statusCode)), `answered HTTP ${res.statusCode}`));
           return;
         }
         const parts: Buffer[] = [];

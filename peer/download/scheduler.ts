@@ -7,8 +7,10 @@
  *   so that faster peers carry more of the download.
  * - A request that has taken far longer than chunks usually take, and every request once nothing is left
  *   unassigned (the endgame), may be asked of a second peer: one slow peer cannot hold the download at 99%.
- * - A peer that sends a bad chunk gets a strike; at `maxStrikes` it is banned for this download. A peer
- *   that fails `maxFailures` times in a row is dropped (it may come back from the tracker later).
+ * - A peer that lies (a chunk whose length or hash is not the manifest's) is banned for this download at
+ *   once: each chunk comes whole from one peer, so the fault is that peer's alone. A broken answer (not
+ *   HTTP, an unexpected status) is a strike, and `maxStrikes` of them ban it too. A peer that fails
+ *   `maxFailures` times in a row is dropped (it may come back from the tracker later).
  */
 
 export interface SchedulerOptions {
@@ -119,6 +121,15 @@ export class Scheduler {
     return true;
   }
 
+  /** Bans a peer found lying before it was asked for a chunk (its manifest, say). */
+  ban(key: string): void {
+    this.addPeer(key);
+    const peer = this.peers.get(key);
+    if (peer === undefined || peer.banned) return;
+    peer.strikes++;
+    peer.banned = true;
+  }
+
   /** Peers that can still be asked for chunks. */
   usablePeers(): string[] {
     return [...this.peers.values()].filter((p) => !p.banned && !p.dropped).map((p) => p.key);
@@ -171,13 +182,16 @@ export class Scheduler {
     return { counted: true, cancel: others.map((r) => ({ peer: r.peer, index })) };
   }
 
-  /** A peer sent bytes that do not match the manifest. Returns whether it is now banned. */
-  corrupt(key: string, index: number): boolean {
+  /**
+   * A peer sent something false: a `lie` (bytes the manifest contradicts) bans it at once, a `broken`
+   * answer is a strike. Returns whether it is now banned.
+   */
+  misbehaved(key: string, index: number, how: "lie" | "broken"): boolean {
     this.finish(key, index);
     const peer = this.peers.get(key);
     if (peer === undefined) return false;
     peer.strikes++;
-    if (peer.strikes >= this.options.maxStrikes) peer.banned = true;
+    if (how === "lie" || peer.strikes >= this.options.maxStrikes) peer.banned = true;
     return peer.banned;
   }
 

@@ -54,19 +54,22 @@ describe("ChunkSocket", () => {
   });
 
   it.each([
-    ["a longer Content-Length", () => ok(Buffer.alloc(11)), "promised 11"],
-    ["a shorter Content-Length", () => ok(Buffer.alloc(9)), "promised 9"],
-    ["no Content-Length", () => Buffer.from("HTTP/1.1 200 OK\r\n\r\n0123456789"), "promised null"],
-    ["chunked encoding", () => Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n"), "chunked"],
-    ["a 404", () => Buffer.from("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), "HTTP 404"],
-    ["bytes past the body", () => Buffer.concat([ok(Buffer.alloc(10)), Buffer.from("junk")]), "sent more than 10 bytes"],
-    ["garbage", () => Buffer.from("hello there\r\n\r\n"), "not an HTTP response"],
-    ["a reset", () => null, "closed"],
-  ] as Array<[string, () => Buffer | null, string]>)("fails on %s and is not reused", async (_name, reply, message) => {
+    ["a longer Content-Length", () => ok(Buffer.alloc(11)), "promised 11", "lie"],
+    ["a shorter Content-Length", () => ok(Buffer.alloc(9)), "promised 9", "lie"],
+    ["no Content-Length", () => Buffer.from("HTTP/1.1 200 OK\r\n\r\n0123456789"), "promised no length", "lie"],
+    ["chunked encoding", () => Buffer.from("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n"), "chunked", "protocol"],
+    ["a 404", () => Buffer.from("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"), "HTTP 404", "network"],
+    ["a 503", () => Buffer.from("HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n"), "HTTP 503", "network"],
+    ["a 302", () => Buffer.from("HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"), "HTTP 302", "protocol"],
+    ["bytes past the body", () => Buffer.concat([ok(Buffer.alloc(10)), Buffer.from("junk")]), "sent more than 10 bytes", "lie"],
+    ["garbage", () => Buffer.from("hello there\r\n\r\n"), "not an HTTP response", "protocol"],
+    ["a reset", () => null, "closed", "network"],
+  ] as Array<[string, () => Buffer | null, string, PeerFault["kind"]]>)("fails on %s and is not reused", async (_name, reply, message, kind) => {
     const port = await serve(() => reply());
     const socket = new ChunkSocket("127.0.0.1", port, `127.0.0.1:${port}`);
     const attempt = socket.fetch("/x", Buffer.alloc(64), 10, limits);
     await expect(attempt).rejects.toThrow(message);
+    await expect(attempt).rejects.toMatchObject({ kind });
     await expect(attempt).rejects.toBeInstanceOf(PeerFault);
     expect(socket.idle).toBe(false);
   });

@@ -40,18 +40,39 @@ describe("Scheduler", () => {
     expect(s.inflightOf("slow")).toHaveLength(1);
   });
 
-  it("bans a peer after maxStrikes bad chunks and gives its chunks to others", () => {
+  it("bans a peer after maxStrikes broken answers and gives its chunks to others", () => {
     const s = new Scheduler(10, [], { ...options, maxStrikes: 2 });
+    s.addPeer("broken");
+    s.addPeer("honest");
+    s.assign(0);
+    expect(s.misbehaved("broken", 0, "broken")).toBe(false);
+    expect(s.usablePeers()).toEqual(["broken", "honest"]);
+    expect(s.misbehaved("broken", 2, "broken")).toBe(true);
+    expect(s.usablePeers()).toEqual(["honest"]);
+    expect(s.addPeer("broken")).toBe(false);
+    const next = s.assign(1);
+    expect(next.every((a) => a.peer === "honest")).toBe(true);
+    expect(s.stats().find((p) => p.key === "broken")).toMatchObject({ banned: true, strikes: 2, bytes: 0 });
+  });
+
+  it("bans a peer at its first lie, whatever maxStrikes says", () => {
+    const s = new Scheduler(10, [], { ...options, maxStrikes: 5 });
     s.addPeer("liar");
     s.addPeer("honest");
     s.assign(0);
-    expect(s.corrupt("liar", 0)).toBe(false);
-    expect(s.corrupt("liar", 2)).toBe(true);
+    expect(s.misbehaved("liar", 0, "lie")).toBe(true);
     expect(s.usablePeers()).toEqual(["honest"]);
     expect(s.addPeer("liar")).toBe(false);
-    const next = s.assign(1);
-    expect(next.every((a) => a.peer === "honest")).toBe(true);
-    expect(s.stats().find((p) => p.key === "liar")).toMatchObject({ banned: true, strikes: 2, bytes: 0 });
+    expect(s.stats().find((p) => p.key === "liar")).toMatchObject({ banned: true, strikes: 1, bytes: 0 });
+  });
+
+  it("bans a peer known to lie before it is asked for anything; a refill does not bring it back", () => {
+    const s = new Scheduler(4, [], options);
+    s.addPeer("honest");
+    s.ban("forger");
+    expect(s.addPeer("forger")).toBe(false);
+    expect(s.assign(0).map((a) => a.peer)).not.toContain("forger");
+    expect(s.stats().find((p) => p.key === "forger")).toMatchObject({ banned: true, strikes: 1, bytes: 0 });
   });
 
   it("drops a peer after repeated failures, and a refill can bring it back", () => {
