@@ -74,6 +74,8 @@ export const Errors = {
   noPeers: err("NO_PEERS", "network"),
   trackerUnreachable: err("TRACKER_UNREACHABLE", "network"),
   trackerRefused: err("TRACKER_REFUSED", "network"),
+  /** The local tracker (wrangler dev) would not start or stopped by itself. */
+  trackerFailed: err("TRACKER_FAILED", "io"),
   peerUnreachable: err("PEER_UNREACHABLE", "network"),
   manifestMismatch: err("MANIFEST_MISMATCH", "integrity"),
   fileHashMismatch: err("FILE_HASH_MISMATCH", "integrity"),

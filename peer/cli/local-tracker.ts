@@ -149,7 +149,7 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
     await waitForHealth(url, readyTimeoutMs, child);
   } catch (err) {
     await stop("SIGKILL");
-    throw err;
+    throw Errors.trackerFailed(`the local tracker did not start: ${err instanceof Error ? err.message : String(err)}`, "wrangler's output above says why");
   }
   return { url, process: child, stop };
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from "commander";
+import { isIP } from "node:net";
 
 /** Parsers for commander options: bad values become commander's usage errors (exit 2 via main.ts). */
 
@@ -6,6 +7,25 @@ export function parsePort(raw: string): number {
   const port = Number(raw);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidArgumentError("a port is 0-65535");
   return port;
+}
+
+/** A port others must be told in advance (the tracker's): 1-65535. */
+export function parseFixedPort(raw: string): number {
+  const port = parsePort(raw);
+  if (port === 0) throw new InvalidArgumentError("a port is 1-65535 here: clients must know it");
+  return port;
+}
+
+/** An address to listen on: an IP literal (0.0.0.0, ::, 127.0.0.2) or localhost; no name to look up. */
+export function parseListenHost(raw: string): string {
+  if (raw === "localhost" || isIP(raw) !== 0) return raw;
+  throw new InvalidArgumentError("an IP address such as 0.0.0.0, 127.0.0.1 or ::");
+}
+
+/** An address of this machine to give the tracker and to send from: an IP literal. */
+export function parseIp(raw: string): string {
+  if (isIP(raw) !== 0) return raw;
+  throw new InvalidArgumentError("an IP address such as 192.168.1.20");
 }
 
 export function parsePositiveInt(raw: string): number {

@@ -10,26 +10,29 @@ import { registerUp } from "./commands/up.js";
 import { reportFailure } from "./fail.js";
 
 /** The `p2p` program: every command, and the one place where a failure becomes an exit code. */
-export function buildProgram(): Command {
+export function buildProgram(stop?: AbortSignal): Command {
   const program = new Command("p2p")
     .description("peer-to-peer file sharing: share a file, get its SHA-1; download it by that SHA-1 from every peer that has it")
     .option("--tracker <url>", "tracker URL (env P2P_TRACKER)", defaultTracker())
     .option("--data-dir <dir>", "state folder; also how the CLI finds its daemon (env P2P_DATA_DIR)", defaultDataDir())
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `p2p: ${text}` : text) });
-  registerShare(program);
+  registerShare(program, stop);
   registerDownload(program);
   registerManage(program);
-  registerDaemon(program);
-  registerTracker(program);
-  registerUp(program);
+  registerDaemon(program, stop);
+  registerTracker(program, stop);
+  registerUp(program, stop);
   return program;
 }
 
-/** Runs the CLI on `argv` (as process.argv: node, script, args...) and returns its exit code. */
-export async function runCli(argv: string[]): Promise<number> {
+/**
+ * Runs the CLI on `argv` (as process.argv: node, script, args...) and returns its exit code. A serving
+ * command runs until SIGINT, SIGTERM or `stop` aborts.
+ */
+export async function runCli(argv: string[], stop?: AbortSignal): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await buildProgram(stop).parseAsync(argv);
     return 0;
   } catch (error) {
     // Help and version are successes; every other commander error is a usage mistake, already printed.

@@ -38,6 +38,12 @@ export interface RunningDaemon {
   close(): Promise<void>;
 }
 
+/** What the daemon holds, for `p2p status` and the tests that watch it for leaks. */
+function memory(): { rssBytes: number; heapUsedBytes: number; externalBytes: number } {
+  const { rss, heapUsed, external } = process.memoryUsage();
+  return { rssBytes: rss, heapUsedBytes: heapUsed, externalBytes: external };
+}
+
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -123,6 +129,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       public: { host: options.host, port: publicPort },
       shares: registry.list().length,
       uploadedBytes,
+      memory: memory(),
       downloads: [...downloads.entries()].map(([sha1, progress]) => ({ sha1, ...progress })),
     }),
     listShares: async () =>

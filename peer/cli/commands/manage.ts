@@ -59,7 +59,9 @@ export function registerManage(program: Command): void {
       }
       if (json) return printJson({ dataDir, tracker, daemon, shares: shares.length, unfinishedDownloads: pending });
       process.stdout.write(`data dir:  ${dataDir}\ntracker:   ${tracker}\n`);
-      process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}`}\n`);
+      const memory = daemon?.["memory"] as { rssBytes: number } | undefined;
+      const rss = memory === undefined ? "" : `, ${formatBytes(memory.rssBytes)} in memory`;
+      process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}${rss}`}\n`);
       process.stdout.write(`shares:    ${shares.length}\n`);
       process.stdout.write(`unfinished downloads: ${pending.length}\n`);
       for (const p of pending) process.stdout.write(`  ${p.sha1} -> ${p.destination}\n`);

@@ -28,7 +28,7 @@ async function checkShareable(path: string): Promise<void> {
   });
 }
 
-export function registerShare(program: Command): void {
+export function registerShare(program: Command, stop?: AbortSignal): void {
   addServeOptions(
     program
       .command("share")
@@ -63,6 +63,6 @@ export function registerShare(program: Command): void {
       await daemon.close();
       throw error;
     }
-    await serveUntilSignal(daemon);
+    await serveUntilSignal(daemon, stop);
   });
 }

@@ -2,14 +2,16 @@ import type { Command } from "commander";
 import { join } from "node:path";
 import { startLocalTracker } from "../local-tracker.js";
 import { defaultDataDir } from "../../config.js";
-import { parsePort } from "../options.js";
+import { Errors } from "../../errors.js";
+import { parseFixedPort, parseListenHost } from "../options.js";
+import { untilStopped } from "../stop.js";
 
-export function registerTracker(program: Command): void {
+export function registerTracker(program: Command, stop?: AbortSignal): void {
   program
     .command("tracker")
     .description("run the tracker locally (wrangler dev, workerd); its state survives restarts")
-    .option("--host <address>", "address to listen on", "127.0.0.1")
-    .option("--port <port>", "port to listen on", parsePort, 8787)
+    .option("--host <address>", "address to listen on", parseListenHost, "127.0.0.1")
+    .option("--port <port>", "port to listen on", parseFixedPort, 8787)
     .option("--persist-to <dir>", "folder for the tracker's state (default: <data-dir>/tracker)")
     .option("--var <key=value...>", "override a wrangler.toml [vars] entry, e.g. --var ANNOUNCE_INTERVAL_SECONDS=10")
     .action(async (options: { host: string; port: number; persistTo?: string; var?: string[] }, command: Command) => {
@@ -22,11 +24,12 @@ export function registerTracker(program: Command): void {
       }
       const tracker = await startLocalTracker({ host: options.host, port: options.port, persistTo, vars, stdio: "inherit" });
       process.stderr.write(`p2p: tracker ready at ${tracker.url} (state in ${persistTo}); Ctrl-C stops it\n`);
-      const stop = (): void => {
-        void tracker.stop("SIGTERM").then(() => process.exit(0));
-      };
-      process.once("SIGINT", stop);
-      process.once("SIGTERM", stop);
-      await new Promise<void>((done) => tracker.process.once("exit", () => done()));
+      const exited = new Promise<string>((done) => tracker.process.once("exit", (code, signal) => done(signal ?? `code ${code}`)));
+      const ended = await Promise.race([untilStopped(stop).then(() => null), exited]);
+      if (ended === null) {
+        await tracker.stop("SIGTERM");
+        return;
+      }
+      throw Errors.trackerFailed(`the tracker (wrangler dev) exited by itself (${ended})`, "its output above says why; start it again with p2p tracker");
     });
 }
