@@ -19,6 +19,8 @@ import { DEFAULT_SCHEDULER_OPTIONS, Scheduler } from "./scheduler.js";
  */
 
 const FLUSH_EVERY_MS = 500;
+/** Early chunks that keep their buffers until the SHA-1 reaches them (file-hasher.ts). */
+const MAX_HELD_FOR_SHA1 = 6;
 
 export class Run {
   private readonly scheduler: Scheduler;
@@ -35,6 +37,7 @@ export class Run {
   private failure: Error | null = null;
   private flushing: Promise<void> = Promise.resolve();
   private lastFlush = 0;
+  private manifestSaved = false;
   private refilling = false;
   private refills = 0;
   private lastProgress = Date.now();
@@ -56,14 +59,16 @@ export class Run {
     const count = manifest.chunks.length;
     const schedulerOptions = { ...DEFAULT_SCHEDULER_OPTIONS, ...options.scheduler };
     this.scheduler = new Scheduler(count, resumed, schedulerOptions);
-    // Room for every request in flight plus chunks being written and hashed behind them.
+    // Room for every request in flight plus chunks being written and hashed behind them. Requests only start
+    // on a free buffer, so early chunks held for the SHA-1 leave fewer in flight, never more memory.
     this.buffers = new BufferPool(manifest.chunkSize, Math.max(1, Math.min(count, schedulerOptions.maxInflight + 2)));
     this.worker = new HashWorker(this.buffers.memory, manifest.chunkSize);
     this.written = new Uint8Array(count);
     for (const index of resumed) this.written[index] = 1;
     this.resumedBytes = resumed.reduce((sum, index) => sum + chunkLength(manifest, index), 0);
     this.verifiedBytes = this.resumedBytes;
-    this.hasher = new FileHasher(count, manifest.chunkSize, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, this.worker, partPath);
+    const maxHeld = Math.min(MAX_HELD_FOR_SHA1, this.buffers.count - 2);
+    this.hasher = new FileHasher(count, manifest.chunkSize, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, this.worker, partPath, maxHeld);
     this.id = idOf(manifest);
     for (const key of pool.connections.keys()) this.scheduler.addPeer(key);
     for (const key of pool.liars) this.scheduler.ban(key);
@@ -74,6 +79,7 @@ export class Run {
       await this.flush(true);
       await this.hasher.advance();
       await this.loop();
+      if (this.failure !== null) this.hasher.release();
       await Promise.all(this.writing);
       if (this.failure !== null) throw this.failure;
       await this.hasher.advance();
@@ -93,6 +99,7 @@ export class Run {
       await removeDownload(this.options.dataDir, this.manifest.sha1);
       return this.result();
     } catch (error) {
+      this.hasher.release();
       await Promise.allSettled(this.writing);
       await this.flush(true).catch(() => undefined);
       await this.store.close();
@@ -196,11 +203,14 @@ export class Run {
         if (!counted) return;
         this.bytesFetched += data.length;
         this.lastProgress = Date.now();
+        // The SHA-1 reads the buffer while it is written; it is given back when both are done with it.
+        const hashed = this.hasher.offer(index, pooled.slot);
         await this.store.write(index, data);
         await this.journal.append(index);
         this.written[index] = 1;
         this.verifiedBytes += data.length;
-        await this.hasher.advance(index, pooled.slot);
+        await this.hasher.advance();
+        await hashed;
         this.report();
         if (Date.now() - this.lastFlush >= FLUSH_EVERY_MS) await this.flush(false);
       })
@@ -238,7 +248,6 @@ export class Run {
     this.flushing = this.flushing.catch(() => undefined).then(async () => {
       await this.store.sync();
       const record: DownloadRecord = {
-        version: 1,
         sha1: this.manifest.sha1,
         manifest: this.manifest,
         manifestId: this.id,
@@ -248,7 +257,8 @@ export class Run {
         seed: this.options.seed ?? true,
         updatedAt: new Date().toISOString(),
       };
-      await saveDownload(this.options.dataDir, record);
+      await saveDownload(this.options.dataDir, record, !this.manifestSaved);
+      this.manifestSaved = true;
     });
     return force ? this.flushing : this.flushing.catch(() => undefined);
   }

@@ -1,6 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { pipeline } from "node:stream/promises";
+import { CHUNK_SIZE } from "../../common/constants.js";
 import { normalizeSha1 } from "../../common/ids.js";
 import { canonicalBytes, chunkLength } from "../manifest/manifest.js";
 import type { Share } from "../state/share-registry.js";
@@ -90,10 +91,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
       if (index < 0 || index >= share.manifest.chunks.length) {
         throw new HttpError(416, "chunk_out_of_range", `chunk index must be 0-${share.manifest.chunks.length - 1}`);
       }
-      const start = index * share.manifest.chunkSize;
-      const length = chunkLength(share.manifest, index);
-      res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": length });
-      await send(handleOpen, res, start, start + length - 1, head, options.onSent);
+      await sendChunk(handleOpen, res, index * share.manifest.chunkSize, chunkLength(share.manifest, index), head, options.onSent);
       return;
     }
     const size = share.size;
@@ -119,6 +117,48 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
   } finally {
     await handleOpen.close().catch(() => undefined);
   }
+}
+
+/** Chunk buffers given back by finished answers, reused so that serving chunks makes no garbage. */
+const spare: Buffer[] = [];
+const MAX_SPARE = 8;
+
+/**
+ * A chunk: one read into a reused buffer, then one write; the buffer goes back once the socket has taken
+ * every byte (or is gone). The read comes before the headers, so a file that turns out short is a 410.
+ */
+async function sendChunk(file: FileHandle, res: ServerResponse, start: number, length: number, head: boolean, onSent?: (bytes: number) => void): Promise<void> {
+  const headers = { "Content-Type": "application/octet-stream", "Content-Length": length };
+  if (head || length === 0) {
+    res.writeHead(200, headers);
+    res.end();
+    return;
+  }
+  const buffer = spare.pop() ?? Buffer.allocUnsafeSlow(Math.max(length, CHUNK_SIZE));
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    if (spare.length < MAX_SPARE && buffer.length === CHUNK_SIZE) spare.push(buffer);
+  };
+  try {
+    let done = 0;
+    while (done < length) {
+      const { bytesRead } = await file.read(buffer, done, length - done, start + done);
+      if (bytesRead === 0) throw new HttpError(410, "file_changed", "the shared file is shorter than when it was shared");
+      done += bytesRead;
+    }
+  } catch (error) {
+    release();
+    throw error;
+  }
+  res.once("finish", () => {
+    onSent?.(length);
+    release();
+  });
+  res.once("close", release);
+  res.writeHead(200, headers);
+  res.end(buffer.subarray(0, length));
 }
 
 async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean, onSent?: (bytes: number) => void): Promise<void> {

@@ -94,7 +94,9 @@ describe("peers that lie or die", () => {
     expect(await sha1File(output)).toBe(sha1);
     const json = JSON.parse(result.stdout) as DownloadJson;
     const reported = json.peers.find((p) => p.host === liarHost);
-    expect(served).toBeGreaterThanOrEqual(3);
+    // Asked at least once, banned at its first lie: no more than its first window of requests was spent on it.
+    expect(served).toBeGreaterThanOrEqual(1);
+    expect(served).toBeLessThanOrEqual(2);
     expect(reported).toMatchObject({ banned: true, bytes: 0 });
   });
 
