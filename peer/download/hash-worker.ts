@@ -8,6 +8,9 @@ import { Worker } from "node:worker_threads";
  */
 
 const source = `
+// Starting a worker resets V8's flags to their defaults, so this one sets again what bin/p2p.js set
+// (a young generation that does not grow; flags are per process).
+require("node:v8").setFlagsFromString("--semi-space-growth-factor=1");
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const { openSync, readSync, closeSync } = require("node:fs");
