@@ -1,7 +1,7 @@
 // Download of a file from three local peers (127.0.0.2-4:5001, each its own daemon), verified, beside
 // curl-to-a-file-then-sha1sum from one peer and aria2c with its SHA-1 check from the same three peers'
 // whole-file URLs. Also the downloader's peak memory, for each size asked.
-//   npm run bench:download -- [--size-gib 1] [--memory-gib 1,4] [--runs 3] [--dir /tmp]
+//   npm run bench:download -- [--size-gib 1] [--memory-gib 1,4] [--runs 3] [--dir /tmp] [--settle-s 8]
 import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -14,14 +14,24 @@ const { values } = parseArgs({
     "memory-gib": { type: "string", default: "1,4" },
     runs: { type: "string", default: "3" },
     dir: { type: "string", default: "/tmp" },
+    "settle-s": { type: "string", default: "8" },
   },
 });
 ensureDebianTools({ aria2c: "aria2", curl: "curl", sha1sum: "coreutils" });
 const bin = join(rootDir, "bin", "p2p.js");
 const { startLocalTracker } = await import(join(rootDir, "dist", "peer", "cli", "local-tracker.js"));
 
-/** Every run starts with the previous run's writes on disk, so that none pays for another's writeback. */
-const settle = () => execFileSync("sync");
+/**
+ * Every run starts on the same footing: the previous run's writes on disk (so that none pays for another's
+ * writeback), and then a pause. On this VM, memory freed by a deleted file is handed back to the host
+ * within seconds (virtio-balloon free page reporting), and the next 1 GiB written into the page cache costs
+ * ~1.6 s more system time than it would right after the delete. Without the pause, whichever tool ran right
+ * after another's output was deleted got warm pages and the others cold ones.
+ */
+const settle = () => {
+  execFileSync("sync");
+  execFileSync("sleep", [String(values["settle-s"])]);
+};
 
 const work = mkdtempSync(join(values.dir, "p2p-bench-download-"));
 const cleanup = [() => rmSync(work, { recursive: true, force: true })];
@@ -83,17 +93,18 @@ try {
     rmSync(join(work, "out", "aria.bin"), { force: true });
   }
   const mbps = (s) => Math.round(size / MB / s);
+  const runs = (list) => list.map((s) => s.toFixed(2)).join(", ");
   const rows = [
-    { what: "p2p download, 3 peers, every chunk + SHA-1 verified, fsync", "median s": median(ours), "MB/s": mbps(median(ours)) },
-    { what: "curl from 1 peer to a file, then sha1sum", "median s": median(curl), "MB/s": mbps(median(curl)) },
-    { what: "aria2c from the 3 peers' whole-file URLs, SHA-1 check", "median s": median(aria), "MB/s": mbps(median(aria)) },
+    { what: "p2p download, 3 peers, every chunk + SHA-1 verified, fsync", "median s": median(ours), "MB/s": mbps(median(ours)), "each run s": runs(ours) },
+    { what: "curl from 1 peer to a file, then sha1sum", "median s": median(curl), "MB/s": mbps(median(curl)), "each run s": runs(curl) },
+    { what: "aria2c from the 3 peers' whole-file URLs, SHA-1 check", "median s": median(aria), "MB/s": mbps(median(aria)), "each run s": runs(aria) },
   ];
   printTable(`Download of ${values["size-gib"]} GiB on loopback, ${values.runs} runs each (target: 500 MB/s)`, rows);
   console.log(`\np2p / curl+sha1sum: ${(median(curl) / median(ours)).toFixed(2)}x the speed; p2p / aria2c: ${(median(aria) / median(ours)).toFixed(2)}x`);
 
   // Peak memory of a standalone download, by file size.
   const memoryRows = [];
-  for (const gib of values["memory-gib"].split(",").map(Number)) {
+  for (const gib of values["memory-gib"].split(",").filter((g) => g !== "").map(Number)) {
     const { run: runOnce, target: memTarget } = download(gib * GiB, `memory-${gib}`);
     const result = runOnce();
     rmSync(memTarget, { force: true });

@@ -15,6 +15,9 @@ export interface ChunkStore {
 }
 
 export class FileChunkStore implements ChunkStore {
+  /** Writes run one at a time: concurrent writers of one file only spin on its inode lock. */
+  private writes: Promise<void> = Promise.resolve();
+
   private constructor(
     private readonly handle: FileHandle,
     readonly path: string,
@@ -44,7 +47,13 @@ export class FileChunkStore implements ChunkStore {
     return { store: new FileChunkStore(handle, path, chunkSize), reused };
   }
 
-  async write(index: number, data: Buffer): Promise<void> {
+  write(index: number, data: Buffer): Promise<void> {
+    const write = this.writes.then(() => this.writeNow(index, data));
+    this.writes = write.catch(() => undefined);
+    return write;
+  }
+
+  private async writeNow(index: number, data: Buffer): Promise<void> {
     let done = 0;
     while (done < data.length) {
       const { bytesWritten } = await this.handle.write(data, done, data.length - done, index * this.chunkSize + done);
