@@ -1,14 +1,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Errors } from "../errors.js";
+import { startTrackerFront, type TrackerFront } from "./tracker-front.js";
 
 /**
  * Runs the tracker Worker locally under `wrangler dev` (workerd), with its Durable Object state in a folder
- * so that it survives a restart. Used by `p2p tracker`, `npm start`, the tests and the benchmarks.
+ * so that it survives a restart. wrangler dev listens on a loopback port of its own; the address asked for
+ * is served by a small front (tracker-front.ts) that sets CF-Connecting-IP as Cloudflare's edge would.
+ * Used by `p2p tracker`, `npm start`, the tests and the benchmarks.
  */
 
 export interface LocalTrackerOptions {
@@ -64,15 +67,16 @@ export function projectRoot(): string {
   return dir;
 }
 
-export function wranglerArgs(options: LocalTrackerOptions, configPath: string): string[] {
+/** wrangler dev's own arguments: loopback only, on `port`; the front serves the address asked for. */
+function wranglerArgs(options: LocalTrackerOptions, configPath: string, port: number): string[] {
   const args = [
     "dev",
     "--config",
     configPath,
     "--ip",
-    options.host,
+    "127.0.0.1",
     "--port",
-    String(options.port),
+    String(port),
     "--persist-to",
     options.persistTo,
     "--inspector-port",
@@ -102,6 +106,18 @@ export async function waitForHealth(url: string, timeoutMs: number, child?: Chil
   throw new Error(`tracker at ${url} not ready after ${timeoutMs} ms: ${lastError}`);
 }
 
+/** A loopback port nothing listens on now, for wrangler dev behind the front. */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
+    });
+  });
+}
+
 /** Whether something already accepts connections on host:port (another tracker, say). */
 function portTaken(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -124,7 +140,8 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
     throw Errors.daemonRunning(`something already listens on ${options.host}:${options.port}`, "stop it (another `p2p tracker`?), or pass --port");
   }
   const configPath = join(projectRoot(), "wrangler.toml");
-  const child = spawn(process.execPath, [wranglerBin(), ...wranglerArgs(options, configPath)], {
+  const internalPort = await freeLoopbackPort();
+  const child = spawn(process.execPath, [wranglerBin(), ...wranglerArgs(options, configPath, internalPort)], {
     cwd: projectRoot(),
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
     stdio: ["ignore", options.stdio ?? "ignore", options.stdio ?? "ignore"],
@@ -135,7 +152,9 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${options.port}`;
+  let front: TrackerFront | null = null;
   const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
+    await front?.close();
     if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
       try {
         process.kill(-child.pid, signal);
@@ -146,10 +165,19 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
     await exited;
   };
   try {
-    await waitForHealth(url, readyTimeoutMs, child);
+    await waitForHealth(`http://127.0.0.1:${internalPort}`, readyTimeoutMs, child);
   } catch (err) {
     await stop("SIGKILL");
     throw Errors.trackerFailed(`the local tracker did not start: ${err instanceof Error ? err.message : String(err)}`, "wrangler's output above says why");
+  }
+  try {
+    front = await startTrackerFront(options.host, options.port, internalPort);
+  } catch (err) {
+    await stop("SIGKILL");
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+      throw Errors.daemonRunning(`something already listens on ${options.host}:${options.port}`, "stop it (another `p2p tracker`?), or pass --port");
+    }
+    throw Errors.trackerFailed(`the local tracker could not listen on ${options.host}:${options.port}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return { url, process: child, stop };
 }

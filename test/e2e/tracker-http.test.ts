@@ -55,6 +55,20 @@ describe("tracker over HTTP, in workerd under wrangler dev", () => {
     });
   });
 
+  it("ignores a CF-Connecting-IP header the client sends (the front sets it, as Cloudflare's edge does)", async () => {
+    const file = "3".repeat(40);
+    for (const forged of ["198.51.100.7", "127.0.0.99", "::1"]) {
+      const res = await http(url(`/v1/files/${file}/peers`), {
+        method: "POST",
+        headers: { "content-type": "application/json", "cf-connecting-ip": forged, "CF-Connecting-IP": forged, "x-forwarded-for": forged },
+        body: JSON.stringify({ peerId: "spoofer", port: 5001, key: KEY_A, left: 0 }),
+        localAddress: "127.0.0.4",
+      });
+      expect(res.status, forged).toBe(200);
+    }
+    expect((await http(url(`/v1/files/${file}/peers`))).json<PeersReply>().peers).toEqual([{ peerId: "spoofer", ip: "127.0.0.4", port: 5001, complete: true }]);
+  });
+
   it("removes a peer on stopped, with its key only", async () => {
     const file = "1".repeat(40);
     await postJson(url(`/v1/files/${file}/peers`), { peerId: "p", port: 5001, key: KEY_A, left: 0 }, "127.0.0.2");
