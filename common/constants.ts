@@ -23,5 +23,15 @@ export const FILE_NAME_MAX = 1024;
 /** The port a peer daemon serves chunks on unless told otherwise. */
 export const DEFAULT_PEER_PORT = 5001;
 
+/** The tracker's settings (wrangler.toml [vars]), which `p2p tracker --var` may override. */
+export const TRACKER_VARS = [
+  "ANNOUNCE_INTERVAL_SECONDS",
+  "ANNOUNCE_GRACE_SECONDS",
+  "TRUST_CLIENT_IP",
+  "MAX_PEERS_PER_FILE",
+  "MAX_PEERS_PER_ADDRESS",
+  "RATE_LIMIT_PER_MINUTE",
+] as const;
+
 /** Where the local tracker listens unless told otherwise. */
 export const DEFAULT_TRACKER_URL = "http://127.0.0.1:8787";

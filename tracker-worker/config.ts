@@ -1,3 +1,5 @@
+import type { TRACKER_VARS } from "../common/constants.js";
+
 /** The tracker's settings, read from wrangler.toml [vars] (or --var in tests and benchmarks). */
 
 export interface TrackerConfig {
@@ -10,15 +12,7 @@ export interface TrackerConfig {
   rateLimitPerMinute: number;
 }
 
-export type TrackerVars = Pick<
-  Env,
-  | "ANNOUNCE_INTERVAL_SECONDS"
-  | "ANNOUNCE_GRACE_SECONDS"
-  | "TRUST_CLIENT_IP"
-  | "MAX_PEERS_PER_FILE"
-  | "MAX_PEERS_PER_ADDRESS"
-  | "RATE_LIMIT_PER_MINUTE"
->;
+export type TrackerVars = Pick<Env, (typeof TRACKER_VARS)[number]>;
 
 function whole(raw: string | undefined, fallback: number, min: number): number {
   const value = Number(raw);

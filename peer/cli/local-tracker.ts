@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
 import { existsSync } from "node:fs";
 import { connect, createServer } from "node:net";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Errors } from "../errors.js";
 import { startTrackerFront, type TrackerFront } from "./tracker-front.js";
@@ -78,7 +78,8 @@ function wranglerArgs(options: LocalTrackerOptions, configPath: string, port: nu
     "--port",
     String(port),
     "--persist-to",
-    options.persistTo,
+    // Absolute: a relative folder named like an option ("--x") must not reach wrangler as one.
+    resolve(options.persistTo),
     "--inspector-port",
     "0",
     "--show-interactive-dev-session=false",

@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { isIP } from "node:net";
+import { TRACKER_VARS } from "../../common/constants.js";
 
 /** Parsers for commander options: bad values become commander's usage errors (exit 2 via main.ts). */
 
@@ -26,6 +27,16 @@ export function parseListenHost(raw: string): string {
 export function parseIp(raw: string): string {
   if (isIP(raw) !== 0) return raw;
   throw new InvalidArgumentError("an IP address such as 192.168.1.20");
+}
+
+/** One `--var KEY=value`: KEY must be one of the tracker's settings. Collects them into one object. */
+export function parseTrackerVar(raw: string, previous: Record<string, string> = {}): Record<string, string> {
+  const match = /^([A-Z_]+)=(.*)$/s.exec(raw);
+  const name = match?.[1] ?? "";
+  if (match === null || !(TRACKER_VARS as readonly string[]).includes(name)) {
+    throw new InvalidArgumentError(`KEY=value, KEY one of ${TRACKER_VARS.join(", ")}`);
+  }
+  return { ...previous, [name]: match[2] ?? "" };
 }
 
 export function parsePositiveInt(raw: string): number {

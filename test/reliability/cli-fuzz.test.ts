@@ -97,6 +97,7 @@ describe("generated command lines", () => {
     const samples = fc.sample(serveArgv, { numRuns: SERVE_RUNS, seed: 4245 });
     const codes: Record<string, number> = {};
     const servedBy: Record<string, number> = {};
+    const example: Record<string, string> = {};
     const signalHandlers = process.listenerCount("SIGTERM") + process.listenerCount("SIGINT");
     const started = Date.now();
     const cwd = process.cwd();
@@ -106,6 +107,7 @@ describe("generated command lines", () => {
         const { code, served, stderr } = await runServing(args, join(dir, `serve-${i % 4}`));
         const name = args[0] ?? "";
         codes[String(code)] = (codes[String(code)] ?? 0) + 1;
+        example[String(code)] ??= `${JSON.stringify(args)}: ${stderr.split("\n").find((line) => line.startsWith("p2p:")) ?? ""}`;
         if (served) servedBy[name] = (servedBy[name] ?? 0) + 1;
         expect(code, `${JSON.stringify(args)}: ${stderr}`).not.toBe(1);
         expect([0, 2, 3, 4, 5, 6, 7], `${JSON.stringify(args)}: ${stderr}`).toContain(code);
@@ -119,6 +121,7 @@ describe("generated command lines", () => {
     const seconds = (Date.now() - started) / 1000;
     const servedText = Object.entries(servedBy).map(([name, n]) => `${name} ${n}`).join(", ");
     console.log(`serving-command fuzz: ${samples.length} lines in ${seconds.toFixed(1)} s, exit codes ${JSON.stringify(codes)}, served and stopped: ${servedText}`);
+    for (const [code, line] of Object.entries(example)) console.log(`  first line to exit ${code}: ${line}`);
     expect(servedBy["daemon"] ?? 0, "some lines must be valid enough to serve").toBeGreaterThan(0);
     record({
       area: "bad input",
