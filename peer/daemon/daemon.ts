@@ -112,7 +112,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         },
       });
       if (body.seed) {
-        const share = await seedDownloaded(options.dataDir, result.path, registry);
+        const share = await seedDownloaded(options.dataDir, result.path, result, registry);
         void announcer.start(share);
       }
       return { ...result, seeding: body.seed };

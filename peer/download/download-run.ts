@@ -71,7 +71,6 @@ export class Run {
     this.hasher = new FileHasher(count, manifest.chunkSize, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, this.worker, partPath, maxHeld);
     this.id = idOf(manifest);
     for (const key of pool.connections.keys()) this.scheduler.addPeer(key);
-    for (const key of pool.liars) this.scheduler.ban(key);
   }
 
   async execute(): Promise<DownloadResult> {

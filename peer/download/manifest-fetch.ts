@@ -1,6 +1,6 @@
 import { Errors } from "../errors.js";
 import { parseManifest, type Manifest } from "../manifest/manifest.js";
-import { PeerFault, type FetchLimits } from "./peer-http.js";
+import type { FetchLimits } from "./peer-http.js";
 import type { PeerPool } from "./peer-pool.js";
 
 /** The most manifest JSON we accept from a peer: ~480,000 chunks, a file of about 470 GiB. */
@@ -8,8 +8,9 @@ const MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
 /**
  * Gets the manifest from the first peer whose copy checks out: right shape, the SHA-1 we asked for, and the
- * id the tracker recorded (when it has one). Peers that cannot answer are skipped; peers that answer with
- * another manifest are skipped and marked as liars in the pool.
+ * id the tracker recorded (when it has one). Peers that send anything else are skipped as sources of the
+ * manifest, not banned: the same file shared under another name has another manifest id, and its chunks are
+ * as good as anyone's (each is checked against the manifest when it arrives).
  */
 export async function fetchManifest(
   sha1: string,
@@ -24,7 +25,6 @@ export async function fetchManifest(
       const body = await pool.get(key).small(`/v1/files/${sha1}/manifest`, limits, MAX_MANIFEST_BYTES);
       return parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId);
     } catch (error) {
-      if (!(error instanceof PeerFault)) pool.liars.add(key);
       problems.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }

@@ -10,8 +10,6 @@ import { PeerConnection } from "./peer-http.js";
  */
 export class PeerPool {
   readonly connections = new Map<string, PeerConnection>();
-  /** Peers that sent a manifest other than the file's: the download bans them from its start. */
-  readonly liars = new Set<string>();
 
   constructor(
     private readonly sha1: string,

@@ -121,15 +121,6 @@ export class Scheduler {
     return true;
   }
 
-  /** Bans a peer found lying before it was asked for a chunk (its manifest, say). */
-  ban(key: string): void {
-    this.addPeer(key);
-    const peer = this.peers.get(key);
-    if (peer === undefined || peer.banned) return;
-    peer.strikes++;
-    peer.banned = true;
-  }
-
   /** Peers that can still be asked for chunks. */
   usablePeers(): string[] {
     return [...this.peers.values()].filter((p) => !p.banned && !p.dropped).map((p) => p.key);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, startDaemon, type Daemon } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http } from "../helpers/http.js";
-import { startSwarm, type Swarm } from "../helpers/swarm.js";
+import { manifestFrom, startSwarm, type Swarm } from "../helpers/swarm.js";
 
 const MiB = 1024 * 1024;
 
@@ -40,6 +40,8 @@ describe("the daemon", () => {
     const deadline = Date.now() + 5000;
     while (!(await listedIps(sha1)).includes(swarm.downloaderHost) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await listedIps(sha1)).toContain(swarm.downloaderHost);
+    // The copy (another file name) is served with the manifest it was published with: the swarm's, same id.
+    expect((await manifestFrom(swarm.downloaderHost, sha1)).equals(await manifestFrom(swarm.daemons[0]!.host, sha1))).toBe(true);
     const status = JSON.parse((await runCli([...swarm.downloaderArgs, "status", "--json"])).stdout) as { daemon: { pid: number } | null; shares: number };
     expect(status.daemon?.pid).toBe(downloaderDaemon.child.pid);
     expect(status.shares).toBeGreaterThanOrEqual(1);

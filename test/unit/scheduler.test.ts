@@ -66,15 +66,6 @@ describe("Scheduler", () => {
     expect(s.stats().find((p) => p.key === "liar")).toMatchObject({ banned: true, strikes: 1, bytes: 0 });
   });
 
-  it("bans a peer known to lie before it is asked for anything; a refill does not bring it back", () => {
-    const s = new Scheduler(4, [], options);
-    s.addPeer("honest");
-    s.ban("forger");
-    expect(s.addPeer("forger")).toBe(false);
-    expect(s.assign(0).map((a) => a.peer)).not.toContain("forger");
-    expect(s.stats().find((p) => p.key === "forger")).toMatchObject({ banned: true, strikes: 1, bytes: 0 });
-  });
-
   it("drops a peer after repeated failures, and a refill can bring it back", () => {
     const s = new Scheduler(10, [], { ...options, maxFailures: 2 });
     s.addPeer("flaky");

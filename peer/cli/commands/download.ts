@@ -50,7 +50,7 @@ export function registerDownload(program: Command): void {
             ...(flags.bind === undefined ? {} : { localAddress: flags.bind }),
             onProgress,
           });
-          if (flags.seed) await seedDownloaded(dataDir, result.path);
+          if (flags.seed) await seedDownloaded(dataDir, result.path, result);
           result = { ...result, seeding: flags.seed };
         }
       } finally {
