@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -101,6 +101,10 @@ describe("generated command lines", () => {
     const signalHandlers = process.listenerCount("SIGTERM") + process.listenerCount("SIGINT");
     const started = Date.now();
     const cwd = process.cwd();
+    // Relative paths in the lines must land in the test's folder, never in the project (wrangler runs there,
+    // and keeps only its own scratch folder, .wrangler, in it).
+    const projectFolder = async (): Promise<string[]> => (await readdir(cwd)).filter((name) => name !== ".wrangler").sort();
+    const projectEntries = await projectFolder();
     process.chdir(dir);
     try {
       for (const [i, args] of samples.entries()) {
@@ -118,6 +122,7 @@ describe("generated command lines", () => {
     } finally {
       process.chdir(cwd);
     }
+    expect(await projectFolder(), "nothing written into the project folder").toEqual(projectEntries);
     const seconds = (Date.now() - started) / 1000;
     const servedText = Object.entries(servedBy).map(([name, n]) => `${name} ${n}`).join(", ");
     console.log(`serving-command fuzz: ${samples.length} lines in ${seconds.toFixed(1)} s, exit codes ${JSON.stringify(codes)}, served and stopped: ${servedText}`);
