@@ -107,12 +107,12 @@ export async function waitForHealth(url: string, timeoutMs: number, child?: Chil
   throw new Error(`tracker at ${url} not ready after ${timeoutMs} ms: ${lastError}`);
 }
 
-/** A loopback port nothing listens on now, for wrangler dev behind the front. */
-function freeLoopbackPort(): Promise<number> {
+/** A port nothing listens on now (for wrangler dev behind the front; the tests use it too). */
+export function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
+    probe.listen(0, host, () => {
       const address = probe.address();
       probe.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
     });
@@ -141,7 +141,7 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
     throw Errors.daemonRunning(`something already listens on ${options.host}:${options.port}`, "stop it (another `p2p tracker`?), or pass --port");
   }
   const configPath = join(projectRoot(), "wrangler.toml");
-  const internalPort = await freeLoopbackPort();
+  const internalPort = await freePort();
   const child = spawn(process.execPath, [wranglerBin(), ...wranglerArgs(options, configPath, internalPort)], {
     cwd: projectRoot(),
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },

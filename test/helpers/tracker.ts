@@ -1,21 +1,11 @@
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startLocalTracker, type LocalTracker } from "../../peer/cli/local-tracker.js";
+import { freePort, startLocalTracker, type LocalTracker } from "../../peer/cli/local-tracker.js";
+
+export { freePort };
 
 /** A real tracker for a test: the Worker under wrangler dev (workerd) on a free port, state in a temp dir. */
-
-export function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0));
-    });
-  });
-}
 
 export interface TestTracker extends LocalTracker {
   persistTo: string;

@@ -141,26 +141,19 @@ describe("generated command lines", () => {
   it(`${RUNS} command lines: a documented exit code, never an internal error`, async () => {
     const samples = fc.sample(argv, { numRuns: RUNS, seed: 4244 });
     const codes: Record<string, number> = {};
-    const write = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
-    let stderr = "";
     const started = Date.now();
     const cwd = process.cwd();
     process.chdir(dir);
     try {
       for (const args of samples) {
-        stderr = "";
-        process.stdout.write = () => true;
-        process.stderr.write = (chunk: string | Uint8Array) => {
-          stderr += chunk.toString();
-          return true;
-        };
+        const out = capture();
         let code: number;
         try {
           code = await runCli(["node", "p2p", "--tracker", tracker, "--data-dir", join(dir, "data"), ...args]);
         } finally {
-          process.stdout.write = write.out;
-          process.stderr.write = write.err;
+          out.restore();
         }
+        const stderr = out.stderr;
         codes[String(code)] = (codes[String(code)] ?? 0) + 1;
         expect(code, `${JSON.stringify(args)}: ${stderr}`).not.toBe(1);
         expect([0, 2, 3, 4, 5, 6, 7]).toContain(code);
