@@ -22,6 +22,16 @@ const FLUSH_EVERY_MS = 500;
 /** Early chunks that keep their buffers until the SHA-1 reaches them (file-hasher.ts). */
 const MAX_HELD_FOR_SHA1 = 6;
 
+/** Waits for `woke` or `ms`, whichever is first, and leaves no timer behind to hold the process open. */
+async function wakeOrTick(woke: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([woke, new Promise((done) => (timer = setTimeout(done, ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export class Run {
   private readonly scheduler: Scheduler;
   private readonly written: Uint8Array;
@@ -61,14 +71,17 @@ export class Run {
     this.scheduler = new Scheduler(count, resumed, schedulerOptions);
     // Room for every request in flight plus chunks being written and hashed behind them. Requests only start
     // on a free buffer, so early chunks held for the SHA-1 leave fewer in flight, never more memory.
-    this.buffers = new BufferPool(manifest.chunkSize, Math.max(1, Math.min(count, schedulerOptions.maxInflight + 2)));
+    // One more for the SHA-1's read-backs, which it keeps.
+    this.buffers = new BufferPool(manifest.chunkSize, Math.max(1, Math.min(count, schedulerOptions.maxInflight + 2)) + 1);
+    const scratch = this.buffers.take();
     this.worker = new HashWorker(this.buffers.memory, manifest.chunkSize);
     this.written = new Uint8Array(count);
     for (const index of resumed) this.written[index] = 1;
     this.resumedBytes = resumed.reduce((sum, index) => sum + chunkLength(manifest, index), 0);
     this.verifiedBytes = this.resumedBytes;
-    const maxHeld = Math.min(MAX_HELD_FOR_SHA1, this.buffers.count - 2);
-    this.hasher = new FileHasher(count, manifest.chunkSize, (i) => chunkLength(manifest, i), (i) => this.written[i] === 1, this.worker, partPath, maxHeld);
+    const maxHeld = Math.min(MAX_HELD_FOR_SHA1, this.buffers.available - 2);
+    const lengthOf = (i: number): number => chunkLength(manifest, i);
+    this.hasher = new FileHasher(count, lengthOf, (i) => this.written[i] === 1, this.worker, (i, target, length) => store.readInto(i, target, length), scratch, maxHeld);
     this.id = idOf(manifest);
     for (const key of pool.connections.keys()) this.scheduler.addPeer(key);
   }
@@ -134,7 +147,7 @@ export class Run {
       });
       for (const { peer, index } of this.scheduler.assign(Date.now(), this.buffers.available)) this.request(peer, index);
       if (this.aborts.size === 0 && this.scheduler.usablePeers().length === 0 && !this.scheduler.done) await this.refill();
-      else await Promise.race([woke, new Promise((done) => setTimeout(done, 250))]);
+      else await wakeOrTick(woke, 250);
     }
   }
 
@@ -208,20 +221,25 @@ export class Run {
         await this.journal.append(index);
         this.written[index] = 1;
         this.verifiedBytes += data.length;
-        await this.hasher.advance();
+        // Not awaited: the pump may be reading back other chunks, and this buffer is free once `hashed` is.
+        this.hasher.advance().catch((error: unknown) => this.fail(error));
         await hashed;
         this.report();
         if (Date.now() - this.lastFlush >= FLUSH_EVERY_MS) await this.flush(false);
       })
-      .catch((error: unknown) => {
-        this.failure ??= error instanceof P2PError ? error : fromFsError(error, this.partPath, "writing a chunk");
-      })
+      .catch((error: unknown) => this.fail(error))
       .finally(() => {
         this.buffers.give(pooled);
         this.writing.delete(work);
         this.wake();
       });
     this.writing.add(work);
+  }
+
+  /** Ends the download with `error` (the first one wins); the partial state is kept. */
+  private fail(error: unknown): void {
+    this.failure ??= error instanceof P2PError ? error : fromFsError(error, this.partPath, "writing a chunk");
+    this.wake();
   }
 
   /** A peer sent something false; once banned, everything it still holds is asked of others. */

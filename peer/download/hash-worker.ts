@@ -2,8 +2,8 @@ import { Worker } from "node:worker_threads";
 
 /**
  * Hashing on a second thread, over buffers in shared memory (no copies): each chunk's SHA-256 for
- * verification, and the whole file's SHA-1, fed in order, from a shared buffer or read from the partial
- * file for chunks that arrived early. The main thread keeps the network; on two cores the two overlap.
+ * verification, and the whole file's SHA-1, fed in order from shared buffers (file-hasher.ts). The main
+ * thread keeps the network and the disk; on two cores the two overlap.
  * Messages are handled in the order sent, each answered by id.
  */
 
@@ -13,11 +13,9 @@ const source = `
 require("node:v8").setFlagsFromString("--semi-space-growth-factor=1");
 const { parentPort, workerData } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
-const { openSync, readSync, closeSync } = require("node:fs");
 const shared = Buffer.from(workerData.memory);
 const slotSize = workerData.slotSize;
 const sha1 = createHash("sha1");
-let scratch = null;
 parentPort.on("message", (m) => {
   try {
     if (m.op === "sha256") {
@@ -25,21 +23,6 @@ parentPort.on("message", (m) => {
       parentPort.postMessage({ id: m.id, value: createHash("sha256").update(view).digest("hex") });
     } else if (m.op === "sha1") {
       sha1.update(shared.subarray(m.slot * slotSize, m.slot * slotSize + m.length));
-      parentPort.postMessage({ id: m.id });
-    } else if (m.op === "sha1-file") {
-      scratch ??= Buffer.allocUnsafe(slotSize);
-      const fd = openSync(m.path, "r");
-      try {
-        let done = 0;
-        while (done < m.length) {
-          const n = readSync(fd, scratch, done, m.length - done, m.position + done);
-          if (n === 0) throw new Error("partial file shorter than expected");
-          done += n;
-        }
-      } finally {
-        closeSync(fd);
-      }
-      sha1.update(scratch.subarray(0, m.length));
       parentPort.postMessage({ id: m.id });
     } else if (m.op === "sha1-digest") {
       parentPort.postMessage({ id: m.id, value: sha1.digest("hex") });
@@ -80,10 +63,6 @@ export class HashWorker {
 
   sha1Update(slot: number, length: number): Promise<string> {
     return this.send({ op: "sha1", slot, length });
-  }
-
-  sha1UpdateFromFile(path: string, position: number, length: number): Promise<string> {
-    return this.send({ op: "sha1-file", path, position, length });
   }
 
   sha1Digest(): Promise<string> {

@@ -1,0 +1,72 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BufferPool } from "../../peer/download/buffer-pool.js";
+import { FileChunkStore } from "../../peer/storage/chunk-store.js";
+
+/**
+ * The partial file on a real file system: whole chunks from pooled (page-aligned) buffers go around the
+ * page cache, the short last chunk and unaligned memory through it, and what is read back is what was written.
+ */
+
+const CHUNK = 256 * 1024;
+const SIZE = CHUNK * 3 + 1000;
+let dir: string;
+let content: Buffer;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "p2p-chunk-store-"));
+  content = randomBytes(SIZE);
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const lengthOf = (index: number): number => Math.min(CHUNK, SIZE - index * CHUNK);
+const slice = (index: number): Buffer => content.subarray(index * CHUNK, index * CHUNK + lengthOf(index));
+
+describe("FileChunkStore", () => {
+  it("writes whole chunks from pooled buffers with direct I/O, and the last one through the page cache", async () => {
+    const path = join(dir, "direct.part");
+    const { store } = await FileChunkStore.open(path, SIZE, CHUNK, false);
+    const pool = new BufferPool(CHUNK, 2);
+    try {
+      // This machine's file systems (ext4, tmpfs) take O_DIRECT; a refusal would leave the store buffered.
+      expect(store.isDirect).toBe(true);
+      for (const index of [3, 1, 0, 2]) {
+        const pooled = pool.take();
+        slice(index).copy(pooled.buffer);
+        await store.write(index, pooled.buffer.subarray(0, lengthOf(index)));
+        pool.give(pooled);
+      }
+      expect(store.isDirect).toBe(true);
+      const target = pool.take();
+      for (const index of [0, 1, 2, 3]) {
+        target.buffer.fill(0);
+        await store.readInto(index, target.buffer, lengthOf(index));
+        expect(target.buffer.subarray(0, lengthOf(index)).equals(slice(index))).toBe(true);
+      }
+      await store.sync();
+    } finally {
+      await store.close();
+    }
+    expect((await readFile(path)).equals(content)).toBe(true);
+  });
+
+  it("falls back to the page cache for memory direct I/O refuses, and loses nothing", async () => {
+    const path = join(dir, "fallback.part");
+    const { store } = await FileChunkStore.open(path, SIZE, CHUNK, false);
+    try {
+      // Buffer.alloc memory is not page-aligned: the first write is refused (EINVAL) and then buffered.
+      for (const index of [0, 1, 2, 3]) await store.write(index, Buffer.from(slice(index)));
+      expect(store.isDirect).toBe(false);
+      expect((await store.read(1, CHUNK)).equals(slice(1))).toBe(true);
+    } finally {
+      await store.close();
+    }
+    expect((await readFile(path)).equals(content)).toBe(true);
+  });
+});
