@@ -48,6 +48,8 @@ export interface PeerStats {
 
 interface PeerState extends PeerStats {
   window: number;
+  /** When it was last given a request (a count of assignments). */
+  lastAssigned: number;
   inflight: Set<number>;
   failuresInRow: number;
 }
@@ -67,6 +69,7 @@ export class Scheduler {
   /** The lowest chunk that may still be missing: the scan for work starts here. */
   private cursor = 0;
   private inflightTotal = 0;
+  private assignments = 0;
   private readonly recentMs: number[] = [];
 
   constructor(
@@ -115,6 +118,7 @@ export class Scheduler {
       banned: false,
       dropped: false,
       window: this.options.initialWindow,
+      lastAssigned: 0,
       inflight: new Set(),
       failuresInRow: 0,
     });
@@ -130,24 +134,37 @@ export class Scheduler {
     return [...this.peers.values()].map(({ key, bytes, chunks, strikes, banned, dropped }) => ({ key, bytes, chunks, strikes, banned, dropped }));
   }
 
-  /** Every request that should start now, given free windows, the global cap and `budget` free buffers. */
+  /**
+   * Every request that should start now, given free windows, the global cap and `budget` free buffers. Each
+   * request goes to the peer with the fewest in flight (the longest idle among equals): a faster peer
+   * empties its window sooner and so is asked more often, and when buffers, not windows, are what limits,
+   * the peers still share the work instead of the first one taking it all.
+   */
   assign(now: number, budget = Number.POSITIVE_INFINITY): Assignment[] {
     const out: Assignment[] = [];
-    let progress = true;
-    // Round-robin one request per peer per pass, so that peers share the low chunks fairly.
-    while (progress && this.inflightTotal < this.options.maxInflight && out.length < budget) {
-      progress = false;
-      for (const peer of this.peers.values()) {
-        if (peer.banned || peer.dropped || peer.inflight.size >= peer.window) continue;
-        if (this.inflightTotal >= this.options.maxInflight || out.length >= budget) break;
-        const index = this.pick(peer, now);
-        if (index === null) continue;
-        this.start(peer, index, now);
-        out.push({ peer: peer.key, index });
-        progress = true;
+    const tried = new Set<PeerState>();
+    while (this.inflightTotal < this.options.maxInflight && out.length < budget) {
+      const peer = this.leastBusy(tried);
+      if (peer === null) break;
+      const index = this.pick(peer, now);
+      if (index === null) {
+        tried.add(peer);
+        continue;
       }
+      this.start(peer, index, now);
+      peer.lastAssigned = ++this.assignments;
+      out.push({ peer: peer.key, index });
     }
     return out;
+  }
+
+  private leastBusy(skip: Set<PeerState>): PeerState | null {
+    let best: PeerState | null = null;
+    for (const peer of this.peers.values()) {
+      if (peer.banned || peer.dropped || peer.inflight.size >= peer.window || skip.has(peer)) continue;
+      if (best === null || peer.inflight.size < best.inflight.size || (peer.inflight.size === best.inflight.size && peer.lastAssigned < best.lastAssigned)) best = peer;
+    }
+    return best;
   }
 
   /**

@@ -139,4 +139,29 @@ describe("Scheduler", () => {
     t.addPeer("a");
     expect(t.assign(0, 1)).toHaveLength(1);
   });
+
+  it("shares the work among peers when free buffers, not windows, are what limits", () => {
+    const s = new Scheduler(300, [], { ...options, initialWindow: 6, maxWindow: 6 });
+    for (const peer of ["a", "b", "c"]) s.addPeer(peer);
+    // One buffer comes free at a time, and every request is answered before the next buffer frees.
+    for (let round = 0; round < 60; round++) {
+      for (const { peer, index } of s.assign(round, 1)) s.succeeded(peer, index, 1, round);
+    }
+    expect(s.stats().map((p) => p.chunks)).toEqual([20, 20, 20]);
+  });
+
+  it("asks the peer that answers sooner more often", () => {
+    const s = new Scheduler(1000, [], { ...options, initialWindow: 4, maxWindow: 4, maxInflight: 6 });
+    s.addPeer("fast");
+    s.addPeer("slow");
+    s.assign(0);
+    // The fast peer answers every request at once; the slow one one request every fourth round.
+    for (let round = 1; round <= 40; round++) {
+      for (const index of s.inflightOf("fast")) s.succeeded("fast", index, 1, round);
+      if (round % 4 === 0) s.succeeded("slow", s.inflightOf("slow")[0] ?? -1, 1, round);
+      s.assign(round);
+    }
+    const [fast, slow] = s.stats();
+    expect(fast?.chunks).toBeGreaterThan(3 * (slow?.chunks ?? 0));
+  });
 });
