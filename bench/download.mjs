@@ -19,7 +19,6 @@ const { values } = parseArgs({
 });
 ensureDebianTools({ aria2c: "aria2", curl: "curl", sha1sum: "coreutils" });
 const bin = join(rootDir, "bin", "p2p.js");
-const { startLocalTracker } = await import(join(rootDir, "dist", "peer", "cli", "local-tracker.js"));
 
 /**
  * Every run starts on the same footing: the previous run's writes on disk (so that none pays for another's
@@ -37,22 +36,29 @@ const work = mkdtempSync(join(values.dir, "p2p-bench-download-"));
 const cleanup = [() => rmSync(work, { recursive: true, force: true })];
 const p2p = (dataDir, args, tracker) => [bin, "--tracker", tracker, "--data-dir", join(work, dataDir), ...args];
 
-try {
-  const tracker = await startLocalTracker({ host: "127.0.0.1", port: 8795, persistTo: join(work, "tracker") });
-  cleanup.push(() => tracker.stop());
-  const hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
-  for (const host of hosts) {
-    const daemon = spawn(process.execPath, p2p(`peer-${host}`, ["daemon", "--host", host], tracker.url), { stdio: ["ignore", "ignore", "pipe"] });
-    cleanup.push(() => daemon.kill("SIGTERM"));
-    await new Promise((resolve, reject) => {
-      let log = "";
-      daemon.stderr.on("data", (d) => {
-        log += d;
-        if (log.includes("daemon ready")) resolve();
-      });
-      daemon.once("exit", (code) => reject(new Error(`daemon on ${host} exited with ${code}: ${log}`)));
+/**
+ * Starts a `p2p` process that serves (tracker, daemon) and waits for its ready line on stderr. The tracker
+ * runs in its own process too: its front answers on this process's event loop otherwise, which the timed
+ * runs below block (spawnSync), and the downloader's first question would go unanswered.
+ */
+async function serve(args, what) {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  cleanup.push(() => new Promise((done) => (child.exitCode === null ? child.once("exit", done).kill("SIGTERM") : done())));
+  await new Promise((resolve, reject) => {
+    let log = "";
+    child.stderr.on("data", (d) => {
+      log += d;
+      if (/\bready\b/.test(log)) resolve();
     });
-  }
+    child.once("exit", (code) => reject(new Error(`${what} exited with ${code}: ${log}`)));
+  });
+}
+
+try {
+  const tracker = { url: "http://127.0.0.1:8795" };
+  await serve(["--data-dir", join(work, "tracker"), "tracker", "--host", "127.0.0.1", "--port", "8795"], "the tracker");
+  const hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+  for (const host of hosts) await serve(p2p(`peer-${host}`, ["daemon", "--host", host], tracker.url).slice(1), `the daemon on ${host}`);
 
   const download = (size, label) => {
     const file = benchFile(values.dir, size);
