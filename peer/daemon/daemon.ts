@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { readdir } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import { hostPort } from "../../common/ip.js";
-import { download, type DownloadProgress, type DownloadResult } from "../download/downloader.js";
+import { download, type DownloadProgress, type DownloadReply } from "../download/downloader.js";
 import { seedDownloaded } from "../download/seed.js";
 import { Errors } from "../errors.js";
 import { createPublicServer } from "../server/public-server.js";
@@ -92,7 +92,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     return { share, announced: await announcer.start(share) };
   };
 
-  const runDownload = async (body: DownloadBody, emit?: (event: unknown) => void, signal?: AbortSignal): Promise<DownloadResult & { seeding: boolean }> => {
+  const runDownload = async (body: DownloadBody, emit?: (event: unknown) => void, signal?: AbortSignal): Promise<DownloadReply> => {
     if (downloads.has(body.sha1)) throw Errors.daemonRunning(`${body.sha1} is already being downloaded by this daemon`);
     downloads.set(body.sha1, null);
     try {
@@ -112,10 +112,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         },
       });
       if (body.seed) {
-        const share = await seedDownloaded(options.dataDir, result.path, result, registry);
+        const share = await seedDownloaded(options.dataDir, result.path, result.manifest, registry);
         void announcer.start(share);
       }
-      return { ...result, seeding: body.seed };
+      const { manifest: _manifest, ...reply } = result;
+      return { ...reply, seeding: body.seed };
     } finally {
       downloads.delete(body.sha1);
     }

@@ -129,6 +129,7 @@ export class Run {
       name: this.manifest.name,
       size: this.manifest.size,
       manifestId: this.id,
+      manifest: this.manifest,
       bytesFetched: this.bytesFetched,
       resumedBytes: this.resumedBytes,
       peers: this.scheduler.stats().map((p) => {

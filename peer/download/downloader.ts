@@ -59,10 +59,15 @@ export interface DownloadResult {
   name: string;
   size: number;
   manifestId: string;
+  /** The manifest every byte was verified against (not part of any reply: it can be megabytes). */
+  manifest: Manifest;
   bytesFetched: number;
   resumedBytes: number;
   peers: PeerReport[];
 }
+
+/** What a download reports to a user or over the control API: its result without the manifest, and whether it is shared. */
+export type DownloadReply = Omit<DownloadResult, "manifest"> & { seeding: boolean };
 
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
   const { sha1, tracker, dataDir } = options;

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { resolve } from "node:path";
 import { normalizeSha1 } from "../../../common/ids.js";
 import { controlDownload, daemonRunning } from "../../daemon/control-client.js";
-import { download, type DownloadProgress, type DownloadResult } from "../../download/downloader.js";
+import { download, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
 import { seedDownloaded } from "../../download/seed.js";
 import { Errors } from "../../errors.js";
 import { TrackerClient } from "../../tracker-client/tracker-client.js";
@@ -33,14 +33,14 @@ export function registerDownload(program: Command): void {
       const output = resolve(flags.output ?? process.cwd());
       const bar = new ProgressBar();
       const onProgress = (progress: DownloadProgress): void => bar.update(progress);
-      let result: DownloadResult & { seeding?: boolean };
+      let result: DownloadReply;
       try {
         if (await daemonRunning(dataDir)) {
-          result = await controlDownload<DownloadResult & { seeding: boolean }>(dataDir, { sha1, output, force: flags.force === true, seed: flags.seed }, (event) =>
+          result = await controlDownload<DownloadReply>(dataDir, { sha1, output, force: flags.force === true, seed: flags.seed }, (event) =>
             onProgress(event as DownloadProgress),
           );
         } else {
-          result = await download({
+          const done = await download({
             sha1,
             output,
             force: flags.force === true,
@@ -50,8 +50,9 @@ export function registerDownload(program: Command): void {
             ...(flags.bind === undefined ? {} : { localAddress: flags.bind }),
             onProgress,
           });
-          if (flags.seed) await seedDownloaded(dataDir, result.path, result);
-          result = { ...result, seeding: flags.seed };
+          if (flags.seed) await seedDownloaded(dataDir, done.path, done.manifest);
+          const { manifest: _manifest, ...reply } = done;
+          result = { ...reply, seeding: flags.seed };
         }
       } finally {
         bar.done();
@@ -64,7 +65,7 @@ export function registerDownload(program: Command): void {
           bytesFetched: result.bytesFetched,
           resumedBytes: result.resumedBytes,
           peers: result.peers,
-          seeding: result.seeding === true,
+          seeding: result.seeding,
         });
       } else {
         process.stdout.write(`${result.path}\n`);
