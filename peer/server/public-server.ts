@@ -7,7 +7,7 @@ import { canonicalBytes, chunkLength } from "../manifest/manifest.js";
 import type { Share } from "../state/share-registry.js";
 import { HttpError, sendError } from "./http-reply.js";
 import { parseRange } from "./range.js";
-import { openSharedFile } from "./share-file.js";
+import { OpenFiles, type Lease } from "./open-files.js";
 
 /**
  * The public port (5001 by default): manifests, chunks and whole files of what this peer shares, to anyone.
@@ -36,9 +36,11 @@ const PER_ADDRESS = 32;
 export function createPublicServer(options: PublicServerOptions): Server {
   // Slow or idle clients cannot hold the daemon: 10 s to send a request's headers (checked every second),
   // idle sockets closed, at most PER_ADDRESS connections per address and maxConnections in all.
+  const files = new OpenFiles();
   const server = createServer({ connectionsCheckingInterval: 1000, headersTimeout: 10_000, requestTimeout: 15_000 }, (req, res) => {
-    handle(req, res, options).catch((error: unknown) => sendError(res, error));
+    handle(req, res, options, files).catch((error: unknown) => sendError(res, error));
   });
+  server.on("close", () => files.closeAll());
   server.keepAliveTimeout = 5_000;
   server.setTimeout(30_000, (socket) => socket.destroy());
   server.maxConnections = options.maxConnections ?? 512;
@@ -60,7 +62,7 @@ export function createPublicServer(options: PublicServerOptions): Server {
   return server;
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, options: PublicServerOptions): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, options: PublicServerOptions, files: OpenFiles): Promise<void> {
   if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "method_not_allowed", `${req.method} is not allowed`);
   const path = (req.url ?? "/").split("?")[0] ?? "/";
   const match = ROUTE.exec(path);
@@ -78,13 +80,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     return;
   }
 
-  let handleOpen: FileHandle;
+  let lease: Lease;
   try {
-    handleOpen = await openSharedFile(share);
+    lease = await files.acquire(share);
   } catch (error) {
     options.onChanged?.(share);
     throw new HttpError(410, "file_changed", error instanceof Error ? error.message : "the shared file changed");
   }
+  const handleOpen = lease.handle;
   try {
     if (match[3] !== undefined) {
       const index = /^\d{1,10}$/.test(match[3]) ? Number(match[3]) : -1;
@@ -115,7 +118,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     res.writeHead(206, { ...common, "Content-Length": range.end - range.start + 1, "Content-Range": `bytes ${range.start}-${range.end}/${size}` });
     await send(handleOpen, res, range.start, range.end, head, options.onSent);
   } finally {
-    await handleOpen.close().catch(() => undefined);
+    lease.release();
   }
 }
 
