@@ -88,7 +88,9 @@ export class Run {
 
   async execute(): Promise<DownloadResult> {
     try {
-      await this.flush(true);
+      // The first record (with the manifest) is saved while the first requests run: a kill before it is
+      // saved leaves nothing a rerun would trust, so it starts afresh, and a failure to save ends the download.
+      this.flush(true).catch((error: unknown) => this.fail(error, this.options.dataDir, "saving the download's progress"));
       await this.hasher.advance();
       await this.loop();
       if (this.failure !== null) this.hasher.release();
@@ -238,8 +240,8 @@ export class Run {
   }
 
   /** Ends the download with `error` (the first one wins); the partial state is kept. */
-  private fail(error: unknown): void {
-    this.failure ??= error instanceof P2PError ? error : fromFsError(error, this.partPath, "writing a chunk");
+  private fail(error: unknown, path = this.partPath, doing = "writing a chunk"): void {
+    this.failure ??= error instanceof P2PError ? error : fromFsError(error, path, doing);
     this.wake();
   }
 

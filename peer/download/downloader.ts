@@ -75,8 +75,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   const noPeersBudgetMs = options.limits?.noPeersBudgetMs ?? 20_000;
   const pool = new PeerPool(sha1, tracker, options.exclude ?? new Set(), options.localAddress);
   try {
-    const listed = await tracker.peers(sha1, 50);
-    const stats = await tracker.file(sha1).catch(() => null);
+    const [listed, stats] = await Promise.all([tracker.peers(sha1, 50), tracker.file(sha1).catch(() => null)]);
     const recordedId = stats?.file?.manifestId ?? null;
     let record = await loadDownload(dataDir, sha1);
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
