@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { createRequire } from "node:module";
 import { defaultDataDir, defaultTracker } from "../config.js";
 import { EXIT_CODES } from "../errors.js";
 import { registerDaemon } from "./commands/daemon.js";
@@ -9,10 +10,25 @@ import { registerTracker } from "./commands/tracker.js";
 import { registerUp } from "./commands/up.js";
 import { reportFailure } from "./fail.js";
 
+/** The package's version (dist/peer/cli/ is three folders below package.json, as peer/cli/ is two). */
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const path of ["../../../package.json", "../../package.json"]) {
+    try {
+      const { name, version } = require(path) as { name?: string; version?: string };
+      if (name === "p2p-share" && typeof version === "string") return version;
+    } catch {
+      // Not this one.
+    }
+  }
+  return "unknown";
+}
+
 /** The `p2p` program: every command, and the one place where a failure becomes an exit code. */
 export function buildProgram(stop?: AbortSignal): Command {
   const program = new Command("p2p")
     .description("peer-to-peer file sharing: share a file, get its SHA-1; download it by that SHA-1 from every peer that has it")
+    .version(packageVersion(), "-V, --version", "print the version")
     .option("--tracker <url>", "tracker URL (env P2P_TRACKER)", defaultTracker())
     .option("--data-dir <dir>", "state folder; also how the CLI finds its daemon (env P2P_DATA_DIR)", defaultDataDir())
     .exitOverride()

@@ -1,4 +1,4 @@
-import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../helpers/cli.js";
@@ -86,6 +86,13 @@ describe("CLI mistakes", () => {
     const result = await runCli(["download", sha1, "--frobnicate"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/unknown option/);
+  });
+
+  it("--version prints the package's version and exits 0", async () => {
+    const { version } = JSON.parse(await readFile(join(import.meta.dirname, "..", "..", "package.json"), "utf8")) as { version: string };
+    const result = await runCli(["--version"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(version);
   });
 });
 
