@@ -119,6 +119,10 @@ export function freePort(host = "127.0.0.1"): Promise<number> {
   });
 }
 
+function addressTaken(options: LocalTrackerOptions): Error {
+  return Errors.daemonRunning(`something already listens on ${options.host}:${options.port}`, "stop it (another `p2p tracker`?), or pass --port");
+}
+
 /** Whether something already accepts connections on host:port (another tracker, say). */
 function portTaken(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -138,7 +142,7 @@ function portTaken(host: string, port: number): Promise<boolean> {
 
 export async function startLocalTracker(options: LocalTrackerOptions, readyTimeoutMs = 60_000): Promise<LocalTracker> {
   if (await portTaken(options.host, options.port)) {
-    throw Errors.daemonRunning(`something already listens on ${options.host}:${options.port}`, "stop it (another `p2p tracker`?), or pass --port");
+    throw addressTaken(options);
   }
   const configPath = join(projectRoot(), "wrangler.toml");
   const internalPort = await freePort();
@@ -175,9 +179,7 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
     front = await startTrackerFront(options.host, options.port, internalPort);
   } catch (err) {
     await stop("SIGKILL");
-    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-      throw Errors.daemonRunning(`something already listens on ${options.host}:${options.port}`, "stop it (another `p2p tracker`?), or pass --port");
-    }
+    if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") throw addressTaken(options);
     throw Errors.trackerFailed(`the local tracker could not listen on ${options.host}:${options.port}: ${err instanceof Error ? err.message : String(err)}`);
   }
   return { url, process: child, stop };

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { defaultDataDir, defaultTracker } from "../config.js";
 import { EXIT_CODES } from "../errors.js";
 import { registerDaemon } from "./commands/daemon.js";
@@ -9,19 +10,12 @@ import { registerShare } from "./commands/share.js";
 import { registerTracker } from "./commands/tracker.js";
 import { registerUp } from "./commands/up.js";
 import { reportFailure } from "./fail.js";
+import { projectRoot } from "./local-tracker.js";
 
-/** The package's version (dist/peer/cli/ is three folders below package.json, as peer/cli/ is two). */
+/** The package's version, from the package.json beside wrangler.toml. */
 function packageVersion(): string {
-  const require = createRequire(import.meta.url);
-  for (const path of ["../../../package.json", "../../package.json"]) {
-    try {
-      const { name, version } = require(path) as { name?: string; version?: string };
-      if (name === "p2p-share" && typeof version === "string") return version;
-    } catch {
-      // Not this one.
-    }
-  }
-  return "unknown";
+  const { version } = createRequire(import.meta.url)(join(projectRoot(), "package.json")) as { version?: string };
+  return version ?? "unknown";
 }
 
 /** The `p2p` program: every command, and the one place where a failure becomes an exit code. */

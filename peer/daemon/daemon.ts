@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { readdir } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import { hostPort } from "../../common/ip.js";
-import { download, type DownloadProgress, type DownloadReply } from "../download/downloader.js";
+import { download, downloadReply, type DownloadProgress, type DownloadReply } from "../download/downloader.js";
 import { seedDownloaded } from "../download/seed.js";
 import { Errors } from "../errors.js";
 import { createPublicServer } from "../server/public-server.js";
@@ -115,8 +115,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         const share = await seedDownloaded(options.dataDir, result.path, result.manifest, registry);
         void announcer.start(share);
       }
-      const { manifest: _manifest, ...reply } = result;
-      return { ...reply, seeding: body.seed };
+      return downloadReply(result, body.seed);
     } finally {
       downloads.delete(body.sha1);
     }

@@ -69,6 +69,11 @@ export interface DownloadResult {
 /** What a download reports to a user or over the control API: its result without the manifest, and whether it is shared. */
 export type DownloadReply = Omit<DownloadResult, "manifest"> & { seeding: boolean };
 
+export function downloadReply(result: DownloadResult, seeding: boolean): DownloadReply {
+  const { manifest: _manifest, ...reply } = result;
+  return { ...reply, seeding };
+}
+
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
   const { sha1, tracker, dataDir } = options;
   const limits: FetchLimits = { idleMs: options.limits?.idleMs ?? 5000, deadlineMs: options.limits?.deadlineMs ?? 30_000 };

@@ -1,7 +1,7 @@
-import { realpath, stat } from "node:fs/promises";
-import { makeShare } from "../daemon/make-share.js";
+import { stat } from "node:fs/promises";
+import { describeShare, makeShare, sharePath } from "../daemon/make-share.js";
 import { fromFsError } from "../errors.js";
-import { manifestId, type Manifest } from "../manifest/manifest.js";
+import type { Manifest } from "../manifest/manifest.js";
 import { ShareRegistry } from "../state/share-registry.js";
 import type { Share } from "../state/share-registry.js";
 
@@ -12,28 +12,11 @@ import type { Share } from "../state/share-registry.js";
  * the seeder's manifest id is the swarm's. Should the file no longer be the size it was, it is hashed afresh.
  */
 export async function seedDownloaded(dataDir: string, path: string, verified: Manifest, registry?: ShareRegistry): Promise<Share> {
-  let absolute: string;
-  let info: Awaited<ReturnType<typeof stat>>;
-  try {
-    absolute = await realpath(path);
-    info = await stat(absolute);
-  } catch (error) {
+  const absolute = await sharePath(path);
+  const info = await stat(absolute).catch((error: unknown) => {
     throw fromFsError(error, path, "sharing the downloaded file");
-  }
-  const share: Share =
-    info.size === verified.size
-      ? {
-          sha1: verified.sha1,
-          path: absolute,
-          manifest: verified,
-          manifestId: manifestId(verified),
-          size: info.size,
-          mtimeMs: info.mtimeMs,
-          dev: info.dev,
-          ino: info.ino,
-          addedAt: new Date().toISOString(),
-        }
-      : await makeShare(absolute);
+  });
+  const share = info.size === verified.size ? describeShare(absolute, verified, info) : await makeShare(absolute);
   const target = registry ?? (await ShareRegistry.open(dataDir));
   if (registry === undefined) await target.reload();
   await target.add(share);

@@ -1,9 +1,10 @@
 import { createHash } from "node:crypto";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { basename } from "node:path";
 import { Worker } from "node:worker_threads";
 import { CHUNK_SIZE } from "../../common/constants.js";
 import { fromFsError } from "../errors.js";
+import { readFully } from "../storage/read-fully.js";
 import { chunkCount, type Manifest } from "./manifest.js";
 
 /**
@@ -65,20 +66,13 @@ export async function hashFile(path: string, onProgress?: (bytes: number) => voi
   }
 }
 
-type Handle = Awaited<ReturnType<typeof open>>;
-
-async function readFully(handle: Handle, buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(buffer, offset + done, length - done, position + done);
-    if (bytesRead === 0) throw new Error("the file became shorter while it was being hashed");
-    done += bytesRead;
-  }
+async function readExactly(handle: FileHandle, buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
+  if ((await readFully(handle, buffer, offset, length, position)) < length) throw new Error("the file became shorter while it was being hashed");
 }
 
 /** What both hashing paths share: the open file, its shape, and where the results go. */
 interface HashJob {
-  handle: Handle;
+  handle: FileHandle;
   count: number;
   size: number;
   sha1: ReturnType<typeof createHash>;
@@ -90,7 +84,7 @@ async function hashInline({ handle, count, size, sha1, chunks, onProgress }: Has
   const buffer = Buffer.allocUnsafe(CHUNK_SIZE);
   for (let index = 0; index < count; index++) {
     const length = Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE);
-    await readFully(handle, buffer, 0, length, index * CHUNK_SIZE);
+    await readExactly(handle, buffer, 0, length, index * CHUNK_SIZE);
     const view = buffer.subarray(0, length);
     sha1.update(view);
     chunks[index] = createHash("sha256").update(view).digest("hex");
@@ -121,7 +115,7 @@ async function hashWithWorker({ handle, count, size, sha1, chunks, onProgress }:
       await slotBusy[slot];
       if (state.failure !== null) throw state.failure;
       const length = Math.min(CHUNK_SIZE, size - index * CHUNK_SIZE);
-      await readFully(handle, buffers, slot * CHUNK_SIZE, length, index * CHUNK_SIZE);
+      await readExactly(handle, buffers, slot * CHUNK_SIZE, length, index * CHUNK_SIZE);
       slotBusy[slot] = new Promise<void>((resolve) => {
         slotFree[slot] = resolve;
       });

@@ -6,6 +6,7 @@ import { normalizeSha1 } from "../../common/ids.js";
 import { canonicalBytes, chunkLength } from "../manifest/manifest.js";
 import type { Share } from "../state/share-registry.js";
 import { HttpError, sendError } from "./http-reply.js";
+import { readFully } from "../storage/read-fully.js";
 import { parseRange } from "./range.js";
 import { OpenFiles, type Lease } from "./open-files.js";
 
@@ -145,11 +146,8 @@ async function sendChunk(file: FileHandle, res: ServerResponse, start: number, l
     if (spare.length < MAX_SPARE && buffer.length === CHUNK_SIZE) spare.push(buffer);
   };
   try {
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await file.read(buffer, done, length - done, start + done);
-      if (bytesRead === 0) throw new HttpError(410, "file_changed", "the shared file is shorter than when it was shared");
-      done += bytesRead;
+    if ((await readFully(file, buffer, 0, length, start)) < length) {
+      throw new HttpError(410, "file_changed", "the shared file is shorter than when it was shared");
     }
   } catch (error) {
     release();

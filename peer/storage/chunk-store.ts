@@ -2,6 +2,7 @@ import { constants } from "node:fs";
 import { open, rename, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { syncDir } from "../state/atomic-file.js";
+import { readFully } from "./read-fully.js";
 
 /**
  * Where a download's verified chunks go, behind a small interface so that the downloader does not care
@@ -81,17 +82,8 @@ export class FileChunkStore implements ChunkStore {
 
   private async writeNow(index: number, data: Buffer): Promise<void> {
     const position = index * this.chunkSize;
-    let done = 0;
-    if (this.direct !== null && aligned(data.length) && aligned(data.byteOffset)) {
-      try {
-        done = await writeAll(this.direct, data, 0, position);
-      } catch (error) {
-        // EINVAL: this system will not do direct I/O from this memory or to this file after all.
-        if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
-        await this.dropDirect();
-      }
-    }
-    await writeAll(this.handle, data, done, position);
+    if (await this.tryDirect(data, data.length, (direct) => writeAll(direct, data, position))) return;
+    await writeAll(this.handle, data, position);
   }
 
   async read(index: number, length: number): Promise<Buffer> {
@@ -103,16 +95,29 @@ export class FileChunkStore implements ChunkStore {
   /** Reads a chunk back, around the page cache when it was written so (it is not there). */
   async readInto(index: number, target: Buffer, length: number): Promise<void> {
     const position = index * this.chunkSize;
-    if (this.direct !== null && aligned(length) && aligned(target.byteOffset)) {
-      try {
-        await readAll(this.direct, target, length, position, this.path);
-        return;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
-        await this.dropDirect();
-      }
+    const read = async (handle: FileHandle): Promise<void> => {
+      if ((await readFully(handle, target, 0, length, position)) < length) throw new Error(`${this.path} is shorter than expected`);
+    };
+    if (await this.tryDirect(target, length, read)) return;
+    await read(this.handle);
+  }
+
+  /**
+   * Runs `io` on the direct descriptor if there is one and `memory` and `length` are aligned. False if it
+   * did not run, or was refused (EINVAL: this system will not do direct I/O from this memory or to this
+   * file after all, so direct I/O ends here); the caller then goes through the page cache. Redoing a
+   * refused write in full is safe: the same bytes land at the same place.
+   */
+  private async tryDirect(memory: Buffer, length: number, io: (direct: FileHandle) => Promise<void>): Promise<boolean> {
+    if (this.direct === null || !aligned(length) || !aligned(memory.byteOffset)) return false;
+    try {
+      await io(this.direct);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
+      await this.dropDirect();
+      return false;
     }
-    await readAll(this.handle, target, length, position, this.path);
   }
 
   async sync(): Promise<void> {
@@ -150,22 +155,11 @@ async function openDirect(path: string): Promise<FileHandle | null> {
   }
 }
 
-/** Writes data[from..] at `position` + from; returns data.length. */
-async function writeAll(handle: FileHandle, data: Buffer, from: number, position: number): Promise<number> {
-  let done = from;
+async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+  let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
     done += bytesWritten;
-  }
-  return done;
-}
-
-async function readAll(handle: FileHandle, target: Buffer, length: number, position: number, path: string): Promise<void> {
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await handle.read(target, done, length - done, position + done);
-    if (bytesRead === 0) throw new Error(`${path} is shorter than expected`);
-    done += bytesRead;
   }
 }
 

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { resolve } from "node:path";
 import { normalizeSha1 } from "../../../common/ids.js";
 import { controlDownload, daemonRunning } from "../../daemon/control-client.js";
-import { download, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
+import { download, downloadReply, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
 import { seedDownloaded } from "../../download/seed.js";
 import { Errors } from "../../errors.js";
 import { TrackerClient } from "../../tracker-client/tracker-client.js";
@@ -51,8 +51,7 @@ export function registerDownload(program: Command): void {
             onProgress,
           });
           if (flags.seed) await seedDownloaded(dataDir, done.path, done.manifest);
-          const { manifest: _manifest, ...reply } = done;
-          result = { ...reply, seeding: flags.seed };
+          result = downloadReply(done, flags.seed);
         }
       } finally {
         bar.done();
