@@ -12,7 +12,7 @@ export default defineConfig({
           include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts"],
           exclude: ["test/e2e/setup-build.ts"],
           environment: "node",
-          globalSetup: ["test/e2e/setup-build.ts"],
+          globalSetup: ["test/e2e/setup-build.ts", "test/helpers/leftover-check.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
         },
@@ -22,7 +22,7 @@ export default defineConfig({
           name: "reliability",
           include: ["test/reliability/**/*.test.ts"],
           environment: "node",
-          globalSetup: ["test/e2e/setup-build.ts", "test/reliability/report-setup.ts"],
+          globalSetup: ["test/e2e/setup-build.ts", "test/reliability/report-setup.ts", "test/helpers/leftover-check.ts"],
           // One file at a time: the load and fault cases measure time and memory on two cores.
           fileParallelism: false,
           testTimeout: 180_000,

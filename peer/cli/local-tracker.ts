@@ -146,11 +146,14 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
   }
   const configPath = join(projectRoot(), "wrangler.toml");
   const internalPort = await freePort();
-  const child = spawn(process.execPath, [wranglerBin(), ...wranglerArgs(options, configPath, internalPort)], {
+  const guard = join(dirname(fileURLToPath(import.meta.url)), "tracker-guard.js");
+  const child = spawn(process.execPath, [guard, process.execPath, wranglerBin(), ...wranglerArgs(options, configPath, internalPort)], {
     cwd: projectRoot(),
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
-    stdio: ["ignore", options.stdio ?? "ignore", options.stdio ?? "ignore"],
-    // Its own process group, so that stopping it stops workerd too.
+    // The guard's stdin is a pipe from this process: when this process ends, however it ends, the guard
+    // sees it close and stops wrangler and workerd (tracker-guard.ts).
+    stdio: ["pipe", options.stdio ?? "ignore", options.stdio ?? "ignore"],
+    // Its own process group, so that stopping it stops wrangler and workerd too.
     detached: true,
   });
   killOnExit(child);
