@@ -35,7 +35,7 @@ export async function startSwarm(subnet: string, trackerVars: Record<string, str
     throw error;
   }
   const downloaderDir = join(root.path, "downloader");
-  return {
+  const swarm: Swarm = {
     tracker,
     daemons,
     root: root.path,
@@ -52,10 +52,12 @@ export async function startSwarm(subnet: string, trackerVars: Record<string, str
     },
     async close() {
       await Promise.all(daemons.map((d) => d.stop("SIGKILL")));
-      await tracker.dispose();
+      // The tracker a test put in place (a restarted one) is the one to stop, not the first.
+      await Promise.all([tracker.dispose(), swarm.tracker.dispose()]);
       await root.remove();
     },
   };
+  return swarm;
 }
 
 /** Announces an address to the tracker as if it were a peer that has the whole file. */
