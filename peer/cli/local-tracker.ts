@@ -67,6 +67,12 @@ export function projectRoot(): string {
   return dir;
 }
 
+/** The compiled guard (tracker-guard.ts): beside this file when it runs from dist/, under dist/ when it runs from source (tests). */
+function guardScript(): string {
+  const beside = join(dirname(fileURLToPath(import.meta.url)), "tracker-guard.js");
+  return existsSync(beside) ? beside : join(projectRoot(), "dist", "peer", "cli", "tracker-guard.js");
+}
+
 /** wrangler dev's own arguments: loopback only, on `port`; the front serves the address asked for. */
 function wranglerArgs(options: LocalTrackerOptions, configPath: string, port: number): string[] {
   const args = [
@@ -146,8 +152,7 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
   }
   const configPath = join(projectRoot(), "wrangler.toml");
   const internalPort = await freePort();
-  const guard = join(dirname(fileURLToPath(import.meta.url)), "tracker-guard.js");
-  const child = spawn(process.execPath, [guard, process.execPath, wranglerBin(), ...wranglerArgs(options, configPath, internalPort)], {
+  const child = spawn(process.execPath, [guardScript(), process.execPath, wranglerBin(), ...wranglerArgs(options, configPath, internalPort)], {
     cwd: projectRoot(),
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
     // The guard's stdin is a pipe from this process: when this process ends, however it ends, the guard
