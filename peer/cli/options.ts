@@ -17,10 +17,27 @@ export function parseFixedPort(raw: string): number {
   return port;
 }
 
-/** An address to listen on: an IP literal (0.0.0.0, ::, 127.0.0.2) or localhost; no name to look up. */
+/** An address to listen on: an IP literal (0.0.0.0, ::, 127.0.0.2); `localhost` means 127.0.0.1. No name is looked up. */
 export function parseListenHost(raw: string): string {
-  if (raw === "localhost" || isIP(raw) !== 0) return raw;
+  if (raw === "localhost") return "127.0.0.1";
+  if (isIP(raw) !== 0) return raw;
   throw new InvalidArgumentError("an IP address such as 0.0.0.0, 127.0.0.1 or ::");
+}
+
+/**
+ * A tracker's base URL: http or https, a host, a valid port, no path beyond "/" (requests go to /v1/...
+ * on the host). Returns null for anything else, so that the caller can say which setting was wrong.
+ */
+export function trackerUrlOrNull(raw: string): string | null {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return null;
+  }
+  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return null;
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") return null;
+  return url.origin;
 }
 
 /** An address of this machine to give the tracker and to send from: an IP literal. */

@@ -33,6 +33,9 @@ export class TrackerClient {
     try {
       ({ status, text } = await this.send(method, path, body));
     } catch (error) {
+      if (this.localAddress !== undefined && error instanceof Error && error.message === "EADDRNOTAVAIL") {
+        throw Errors.usage(`${this.localAddress} is not an address of this machine: connections cannot be made from it`, "pass one of this machine's addresses to --bind (see `ip addr`), or leave --bind out");
+      }
       throw Errors.trackerUnreachable(
         `cannot reach the tracker at ${this.baseUrl}: ${error instanceof Error ? error.message : String(error)}`,
         "start one with `p2p tracker`, or pass --tracker <url> (env P2P_TRACKER)",

@@ -79,6 +79,21 @@ describe("CLI mistakes", () => {
     expect(result.ms).toBeLessThan(30_000);
   });
 
+  it.each([["127.0.0.1:8787"], ["ftp://127.0.0.1:8787"], ["http://127.0.0.1:99999"], ["http://127.0.0.1:8787/some/path"], ["not a url"]])(
+    "a malformed tracker URL (%s): exit 2 with a hint about the URL",
+    async (url) => {
+      const viaFlag = await runCli(["--tracker", url, "--data-dir", swarm.downloaderDir, "download", sha1, "-o", swarm.root]);
+      expectCleanFailure(viaFlag, 2, /--tracker .* is not a tracker URL\n.*http:\/\/127\.0\.0\.1:8787/);
+      const viaEnv = await runCli(["--data-dir", swarm.downloaderDir, "download", sha1, "-o", swarm.root], { env: { P2P_TRACKER: url } });
+      expectCleanFailure(viaEnv, 2, /P2P_TRACKER .* is not a tracker URL/);
+    },
+  );
+
+  it("--bind with an address this machine lacks: exit 2, naming the address", async () => {
+    const result = await runCli([...swarm.downloaderArgs, "download", sha1, "-o", swarm.root, "--bind", "192.0.2.77"]);
+    expectCleanFailure(result, 2, /192\.0\.2\.77 is not an address of this machine.*\n.*--bind/);
+  });
+
   it("an unknown option: exit 2", async () => {
     const result = await runCli(["download", sha1, "--frobnicate"]);
     expect(result.code).toBe(2);
