@@ -1,16 +1,88 @@
 import type { Command } from "commander";
+import { createServer } from "node:net";
+import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
+import { hostPort, normalizeIp } from "../../../common/ip.js";
 import { startLocalTracker } from "../local-tracker.js";
 import { defaultDataDir } from "../../config.js";
 import { Errors } from "../../errors.js";
 import { parseFixedPort, parseListenHost, parseTrackerVar } from "../options.js";
 import { untilStopped } from "../stop.js";
 
+function isWildcard(host: string): boolean {
+  return host === "0.0.0.0" || host === "::";
+}
+
+function isLoopback(host: string): boolean {
+  const ip = host === "localhost" ? "127.0.0.1" : normalizeIp(host);
+  return ip !== null && (ip.startsWith("127.") || ip === "::1");
+}
+
+/** This machine's addresses that another machine may reach: not loopback, not link-local; IPv4 first. */
+function outwardAddresses(ipv4Only: boolean): string[] {
+  const found: { address: string; v4: boolean }[] = [];
+  for (const entries of Object.values(networkInterfaces())) {
+    for (const entry of entries ?? []) {
+      const v4 = entry.family === "IPv4";
+      if (entry.internal || (ipv4Only && !v4)) continue;
+      // A link-local address needs a zone to be dialled and a peer's URL cannot carry one.
+      if (entry.address.startsWith("169.254.") || entry.address.toLowerCase().startsWith("fe80:")) continue;
+      found.push({ address: entry.address, v4 });
+    }
+  }
+  return [...found.filter((a) => a.v4), ...found.filter((a) => !a.v4)].map((a) => a.address);
+}
+
+/**
+ * How peers on this machine should reach a tracker listening on host:port. The tracker records the address
+ * a peer's connection comes from, and a connection to 127.0.0.1 comes from 127.0.0.1: recorded so, it sends
+ * other machines to themselves. A connection to one of this machine's own outward addresses comes from that
+ * address, so peers here dial the tracker there: the listen address when it is one, the first outward
+ * address when the tracker listens on all of them. `outward` is false when other machines cannot reach it.
+ */
+function trackerUrlForLocalPeers(host: string, port: number): { url: string; outward: boolean } {
+  if (isWildcard(host)) {
+    const first = outwardAddresses(host === "0.0.0.0")[0];
+    return first === undefined ? { url: `http://127.0.0.1:${port}`, outward: false } : { url: `http://${hostPort(first, port)}`, outward: true };
+  }
+  return { url: `http://${hostPort(host, port)}`, outward: !isLoopback(host) };
+}
+
+/**
+ * Refuses, before wrangler takes seconds to start, a listen address that is not this machine's: a typo in
+ * it is a usage mistake (exit 2), and the hint lists the addresses there are. Binding decides, not the
+ * interface list, which misses addresses on an interface without carrier.
+ */
+export async function checkListenAddress(host: string, flag: string): Promise<void> {
+  const refused = await new Promise<string | null>((done) => {
+    const probe = createServer();
+    probe.once("error", (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
+    probe.listen(0, host, () => probe.close(() => done(null)));
+  });
+  if (refused !== "EADDRNOTAVAIL") return;
+  const addresses = ["127.0.0.1", ...outwardAddresses(false)].join(", ");
+  throw Errors.usage(`${flag} ${host} is not an address of this machine`, `pass one of its addresses (${addresses}), or 0.0.0.0 for all of them`);
+}
+
+/** What to tell the user about who can reach a tracker listening on host:port; `flag` is the option that sets it. */
+export function trackerReach(host: string, port: number, flag: string): { url: string; outward: boolean; note: string } {
+  const { url, outward } = trackerUrlForLocalPeers(host, port);
+  if (outward) {
+    // Listening everywhere, the address peers here dial was picked; on a machine with several, say how to pick.
+    const picked = isWildcard(host) ? ` (this machine's first address; ${flag} <address> picks another)` : "";
+    return { url, outward, note: `other machines reach the tracker at ${url}${picked}: p2p --tracker ${url} download <sha1>` };
+  }
+  const note = isWildcard(host)
+    ? "this machine has no address but loopback, so only it can reach the tracker"
+    : `the tracker listens on ${host} only, which other machines cannot reach (to serve them: ${flag} 0.0.0.0, or one of this machine's addresses)`;
+  return { url, outward, note };
+}
+
 export function registerTracker(program: Command, stop?: AbortSignal): void {
   program
     .command("tracker")
     .description("run the tracker locally (wrangler dev, workerd); its state survives restarts")
-    .option("--host <address>", "address to listen on", parseListenHost, "127.0.0.1")
+    .option("--host <address>", "address to listen on: 127.0.0.1 (this machine only), 0.0.0.0 (all), or one of this machine's", parseListenHost, "127.0.0.1")
     .option("--port <port>", "port to listen on", parseFixedPort, 8787)
     .option("--persist-to <dir>", "folder for the tracker's state (default: <data-dir>/tracker)")
     .option("--var <key=value...>", "override a wrangler.toml [vars] entry, e.g. --var ANNOUNCE_INTERVAL_SECONDS=10", parseTrackerVar)
@@ -18,8 +90,13 @@ export function registerTracker(program: Command, stop?: AbortSignal): void {
       const globals = command.optsWithGlobals<{ dataDir?: string }>();
       // Absolute, so that a folder named like an option ("--x") cannot reach wrangler as one.
       const persistTo = resolve(options.persistTo ?? join(globals.dataDir ?? defaultDataDir(), "tracker"));
+      await checkListenAddress(options.host, "--host");
       const tracker = await startLocalTracker({ host: options.host, port: options.port, persistTo, vars: options.var ?? {}, stdio: "inherit" });
-      process.stderr.write(`p2p: tracker ready at ${tracker.url} (state in ${persistTo}); Ctrl-C stops it\n`);
+      const reach = trackerReach(options.host, options.port, "--host");
+      process.stderr.write(`p2p: ${reach.note}\n`);
+      // A daemon here that dials 127.0.0.1 is recorded as 127.0.0.1, which sends other machines to themselves.
+      if (reach.outward) process.stderr.write(`p2p: daemons on this machine: p2p --tracker ${reach.url} daemon, so that the tracker records an address others can reach\n`);
+      process.stderr.write(`p2p: tracker ready at ${reach.outward ? reach.url : tracker.url} (state in ${persistTo}); Ctrl-C stops it\n`);
       const exited = new Promise<string>((done) => tracker.process.once("exit", (code, signal) => done(signal ?? `code ${code}`)));
       const ended = await Promise.race([untilStopped(stop).then(() => null), exited]);
       if (ended === null) {
