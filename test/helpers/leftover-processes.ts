@@ -39,8 +39,8 @@ export function processesMarked(mark: string, exceptPids: ReadonlySet<number>): 
     const state = /^\d+ \(.*\) (\S)/s.exec(readProc(name, "stat") ?? "")?.[1];
     if (state === undefined || state === "Z" || state === "X") continue;
     const command = (readProc(name, "cmdline") ?? "").split("\0").join(" ").trim();
-    // vitest's own pool workers carry the mark too: they are the runner's, not the tests'.
-    if (/node_modules\/(vitest|tinypool)\//.test(command)) continue;
+    // The runner's own helpers carry the mark too (its pool workers, vite's esbuild service): not the tests'.
+    if (/node_modules\/(vitest|tinypool|@esbuild|esbuild)\//.test(command)) continue;
     found.push({ pid, command });
   }
   return found;
