@@ -142,7 +142,13 @@ describe("the README's flow across two machines (network namespaces)", () => {
     // B seeds what it downloaded once a daemon runs there: the tracker then lists both machines.
     const seeder = serve(b, ["--tracker", tracker, "--data-dir", bData, "daemon"]);
     await seeder.ready(/p2p: daemon ready/, 30_000);
-    expect((await askTracker(a, tracker)).map((p) => p.ip).sort()).toEqual([a.address, b.address]);
+    // A starting daemon announces its shares without holding up "ready": ask until B appears.
+    let listed: string[] = [];
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await new Promise((done) => setTimeout(done, 250))) {
+      listed = (await askTracker(a, tracker)).map((p) => p.ip).sort();
+      if (listed.length === 2) break;
+    }
+    expect(listed).toEqual([a.address, b.address]);
     await stop(seeder, "SIGTERM");
     await stop(up, "SIGINT");
     record({
