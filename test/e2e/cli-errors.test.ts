@@ -108,6 +108,18 @@ describe("CLI mistakes", () => {
   });
 });
 
+describe("what share says", () => {
+  it("names the tracker the daemon announced to in the command to download it", async () => {
+    const daemon = swarm.daemons[0]!;
+    // --tracker here names another tracker: the daemon announces to its own, so that is the one to print.
+    const result = await runCli(["--tracker", "http://127.0.0.1:9", "--data-dir", daemon.dataDir, "share", source]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe(sha1);
+    expect(result.stderr).toContain(`p2p --tracker ${swarm.tracker.url} download ${sha1}`);
+    expect(result.stderr).toMatch(/this machine only/);
+  });
+});
+
 describe("the public port refuses what it must", () => {
   const host = (): string => `http://${swarm.daemons[0]!.host}:5001`;
 

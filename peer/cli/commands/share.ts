@@ -28,6 +28,16 @@ async function checkShareable(path: string): Promise<void> {
   });
 }
 
+/** The command another machine runs to download the file: it needs the tracker's URL, which the share was announced to. */
+function downloadHint(sha1: string, tracker: string): string {
+  const command = `p2p --tracker ${tracker} download ${sha1}`;
+  const host = new URL(tracker).hostname;
+  const loopback = host === "localhost" || host.startsWith("127.") || host === "[::1]";
+  return loopback
+    ? `download it with: ${command} (this machine only: for other machines, serve the tracker on an address they reach, e.g. p2p up --tracker-host 0.0.0.0)`
+    : `download it elsewhere with: ${command}`;
+}
+
 export function registerShare(program: Command, stop?: AbortSignal): void {
   addServeOptions(
     program
@@ -40,14 +50,17 @@ export function registerShare(program: Command, stop?: AbortSignal): void {
     const { tracker, dataDir, json } = globals(command);
     const path = resolve(file);
     await checkShareable(path);
-    const print = (reply: ShareReply, foreground: boolean): void => {
+    const print = (reply: ShareReply, foreground: boolean, announcedTo: string): void => {
       if (json) printJson({ ...reply, daemon: !foreground });
       else process.stdout.write(`${reply.sha1}\n`);
       process.stderr.write(`p2p: sharing ${reply.name} (${reply.size} bytes)${reply.announced ? "" : ": the tracker is unreachable for now, retrying"}\n`);
-      process.stderr.write(`p2p: download it elsewhere with: p2p download ${reply.sha1}\n`);
+      process.stderr.write(`p2p: ${downloadHint(reply.sha1, announcedTo)}\n`);
     };
     if (await daemonRunning(dataDir)) {
-      print(await controlJson<ShareReply>(dataDir, "POST", "/v1/shares", { path }), false);
+      // The daemon announces to its own tracker, whatever --tracker says: that is the one to name.
+      const reply = await controlJson<ShareReply>(dataDir, "POST", "/v1/shares", { path });
+      const status = await controlJson<{ tracker?: string }>(dataDir, "GET", "/v1/status").catch(() => ({ tracker: undefined }));
+      print(reply, false, status.tracker ?? tracker);
       return;
     }
     // No daemon for this data dir: serve in the foreground, as the original did, until Ctrl-C.
@@ -57,7 +70,7 @@ export function registerShare(program: Command, stop?: AbortSignal): void {
       if (!announced) {
         throw Errors.trackerUnreachable(`${path} is shared in ${dataDir}, but the tracker at ${tracker} did not take the announce`, "start the tracker (p2p tracker) or pass --tracker; `p2p daemon` will announce it when it can");
       }
-      print({ sha1: share.sha1, name: share.manifest.name, path: share.path, size: share.size, manifestId: share.manifestId, announced }, true);
+      print({ sha1: share.sha1, name: share.manifest.name, path: share.path, size: share.size, manifestId: share.manifestId, announced }, true, tracker);
       process.stderr.write(`p2p: serving on port ${daemon.publicPort}; Ctrl-C stops\n`);
     } catch (error) {
       await daemon.close();
