@@ -7,13 +7,23 @@ import type { Identity } from "./identity.js";
  * Keeps the tracker told about every share: `started` when it begins, a re-announce at the interval the
  * tracker gives, `stopped` when it ends. A failed announce is retried sooner, with backoff and jitter; a
  * share whose file changed is withdrawn (checked before each announce).
+ *
+ * A stop wins over whatever announce is on its way: an announce that lands after its share was stopped arms
+ * no timer and is followed by another `stopped` (the tracker may have taken it after the first), and once
+ * closed the announcer starts nothing. Otherwise a `started` sent during a daemon's stop lists a dead peer,
+ * and its re-announce timer keeps the stopped daemon's process alive for good.
  */
 export class Announcer {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly failures = new Map<string, number>();
+  /** The shares being announced, each with the token of the start that owns its announces. */
+  private readonly active = new Map<string, object>();
+  private closed = false;
 
   constructor(
     private readonly tracker: TrackerClient,
+    /** For `stopped`, with a short time limit: a stop must not wait long on a tracker that does not answer. */
+    private readonly stopTracker: TrackerClient,
     private readonly identity: Identity,
     private readonly port: number,
     private readonly claimedIp: string | undefined,
@@ -21,24 +31,38 @@ export class Announcer {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Starts announcing; resolves with whether the first announce reached the tracker. */
+  /** Starts announcing; resolves with whether the first announce reached the tracker (false once closed). */
   start(share: Share): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
     this.cancel(share.sha1);
-    return this.announce(share, "started");
+    const token = {};
+    this.active.set(share.sha1, token);
+    return this.announce(share, token, "started");
   }
 
   /** Withdraws a share from the tracker; resolves when the tracker has been told (or could not be). */
   async stop(share: Share): Promise<void> {
     this.cancel(share.sha1);
-    await this.send(share, "stopped").catch(() => undefined);
+    this.active.delete(share.sha1);
+    await this.sendStopped(share);
   }
 
   async stopAll(shares: Share[]): Promise<void> {
     await Promise.all(shares.map((share) => this.stop(share)));
   }
 
+  /**
+   * No announce is started or repeated from now on; announces on their way withdraw themselves when they
+   * land. The caller says `stopped` for its shares (stopAll).
+   */
+  close(): void {
+    this.closed = true;
+    for (const sha1 of [...this.timers.keys(), ...this.active.keys()]) this.cancel(sha1);
+    this.active.clear();
+  }
+
   isAnnouncing(sha1: string): boolean {
-    return this.timers.has(sha1);
+    return this.active.has(sha1);
   }
 
   private cancel(sha1: string): void {
@@ -47,16 +71,18 @@ export class Announcer {
     this.failures.delete(sha1);
   }
 
-  private async announce(share: Share, event?: AnnounceEvent): Promise<boolean> {
+  private async announce(share: Share, token: object, event?: AnnounceEvent): Promise<boolean> {
     if (!(await this.isIntact(share))) {
+      if (this.active.get(share.sha1) !== token) return false;
       this.log(`${share.path} changed since it was shared; no longer announced (share it again)`);
       await this.stop(share);
       return false;
     }
+    if (this.active.get(share.sha1) !== token) return false;
     let delayMs: number;
     let reached = false;
     try {
-      const reply = await this.send(share, event);
+      const reply = await this.send(this.tracker, share, event);
       this.failures.delete(share.sha1);
       delayMs = reply.interval * 1000;
       reached = true;
@@ -66,16 +92,26 @@ export class Announcer {
       delayMs = Math.min(1000 * 2 ** failures, 60_000);
       this.log(`announce of ${share.sha1} failed (${error instanceof Error ? error.message : String(error)}); retrying`);
     }
+    const owner = this.active.get(share.sha1);
+    if (owner !== token) {
+      // Stopped (or started afresh) while this announce was on its way.
+      if (owner === undefined && reached) void this.sendStopped(share);
+      return reached;
+    }
     const jittered = delayMs * (0.9 + Math.random() * 0.1);
     this.timers.set(
       share.sha1,
-      setTimeout(() => void this.announce(share, this.failures.has(share.sha1) ? "started" : undefined), jittered),
+      setTimeout(() => void this.announce(share, token, this.failures.has(share.sha1) ? "started" : undefined), jittered),
     );
     return reached;
   }
 
-  private send(share: Share, event?: AnnounceEvent) {
-    return this.tracker.announce(share.sha1, {
+  private async sendStopped(share: Share): Promise<void> {
+    await this.send(this.stopTracker, share, "stopped").catch(() => undefined);
+  }
+
+  private send(tracker: TrackerClient, share: Share, event?: AnnounceEvent) {
+    return tracker.announce(share.sha1, {
       peerId: this.identity.peerId,
       key: this.identity.key,
       port: this.port,

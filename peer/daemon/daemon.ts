@@ -4,7 +4,7 @@ import { mkdir } from "node:fs/promises";
 import { hostPort } from "../../common/ip.js";
 import { download, downloadReply, type DownloadProgress, type DownloadReply } from "../download/downloader.js";
 import { seedDownloaded } from "../download/seed.js";
-import { Errors } from "../errors.js";
+import { Errors, P2PError } from "../errors.js";
 import { createPublicServer } from "../server/public-server.js";
 import { shareIsIntact } from "../server/share-file.js";
 import { downloadsDir, loadDownload } from "../state/download-state.js";
@@ -30,6 +30,11 @@ export interface DaemonOptions {
   announceHost?: string;
   log?: (line: string) => void;
 }
+
+/** How long a stop waits for running downloads to end (each checks its signal at least every 250 ms). */
+const DOWNLOADS_STOP_GRACE_MS = 2000;
+/** The time limit of a `stopped` announce: a tracker that does not answer must not hold a stop for long. */
+const STOPPED_ANNOUNCE_LIMIT_MS = 2000;
 
 export interface RunningDaemon {
   publicPort: number;
@@ -82,7 +87,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ? Errors.daemonRunning(`port ${options.port} on ${options.host} is in use`, "stop what uses it, or pass --port")
       : error;
   });
-  const announcer = new Announcer(tracker, identity, publicPort, options.announceHost, shareIsIntact, log);
+  const stopTracker = new TrackerClient(options.tracker, localAddress, STOPPED_ANNOUNCE_LIMIT_MS);
+  const announcer = new Announcer(tracker, stopTracker, identity, publicPort, options.announceHost, shareIsIntact, log);
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
   const downloads = new Map<string, DownloadProgress | null>();
 
@@ -121,6 +127,30 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   };
 
+  /** Aborted when the daemon stops: running downloads end where they are, their progress kept for a resume. */
+  const stopping = new AbortController();
+  const running = new Set<Promise<void>>();
+
+  /** Runs a download unless the daemon is stopping, and lets close() end it and wait for it. */
+  const runTracked = (body: DownloadBody, emit?: (event: unknown) => void, signal?: AbortSignal): Promise<DownloadReply> => {
+    if (stopping.signal.aborted) {
+      return Promise.reject(Errors.daemonUnreachable("the daemon is stopping", "run the same command again once it has stopped: without a daemon it runs the download itself"));
+    }
+    const run = runDownload(body, emit, signal === undefined ? stopping.signal : AbortSignal.any([signal, stopping.signal])).catch((error: unknown) => {
+      if (stopping.signal.aborted && error instanceof P2PError && error.code === "CANCELLED") {
+        throw Errors.daemonUnreachable("the daemon stopped during the download", "what it verified is kept: the next `p2p daemon` resumes it, or run the same command again");
+      }
+      throw error;
+    });
+    const settled = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    running.add(settled);
+    void settled.then(() => running.delete(settled));
+    return run;
+  };
+
   const control = await startControlServer(socketPath(options.dataDir), {
     status: () => ({
       pid: process.pid,
@@ -154,23 +184,46 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await registry.remove(sha1);
       return { sha1, removed: true };
     },
-    download: (body, emit, signal) => runDownload(body, emit, signal),
+    download: (body, emit, signal) => runTracked(body, emit, signal),
   });
 
   for (const share of registry.list()) void announcer.start(share);
-  void resumeDownloads(options.dataDir, (sha1, seed) => runDownload({ sha1, force: false, seed }), log);
+  void resumeDownloads(options.dataDir, (sha1, seed) => runTracked({ sha1, force: false, seed }), log);
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      // From here nothing new starts: no announce, no download, no control request, no upload.
+      announcer.close();
+      stopping.abort();
       control.close();
       publicServer.close();
       publicServer.closeAllConnections();
-      await announcer.stopAll(registry.list());
+      const told = registry.list();
+      const telling = announcer.stopAll(told);
+      // A download that finishes meanwhile joins the shares (announced at the next start); the tracker is
+      // told `stopped` for it too, with any other share added during the stop.
+      await settled(running, DOWNLOADS_STOP_GRACE_MS);
+      // One turn of the loop first, for the control API to write the replies of the downloads that just ended.
+      await new Promise((resolve) => setImmediate(resolve));
+      control.closeAllConnections();
+      const added = registry.list().filter((share) => !told.some((t) => t.sha1 === share.sha1));
+      await Promise.all([telling, announcer.stopAll(added)]);
     })();
     return closing;
   };
   return { publicPort, registry, addShare, close };
+}
+
+/** Resolves when every promise has settled, or after `limitMs`, whichever comes first. */
+async function settled(promises: ReadonlySet<Promise<void>>, limitMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)));
+  try {
+    await Promise.race([Promise.all(promises), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Downloads a killed daemon (or CLI) left unfinished continue in the background. */

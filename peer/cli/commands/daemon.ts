@@ -3,7 +3,7 @@ import { DEFAULT_PEER_PORT } from "../../../common/constants.js";
 import { startDaemon, type RunningDaemon } from "../../daemon/daemon.js";
 import { globals } from "../context.js";
 import { parseIp, parseListenHost, parsePort } from "../options.js";
-import { untilStopped } from "../stop.js";
+import { exitWithin, untilStopped } from "../stop.js";
 
 export interface ServeOptions {
   host: string;
@@ -18,10 +18,17 @@ export function addServeOptions(command: Command): Command {
     .option("--announce-host <address>", "address to give the tracker where it must differ from the connection's (LAN, tests)", parseIp);
 }
 
-/** Runs until SIGINT, SIGTERM or `stop`, then tells the tracker `stopped` and returns (exit 0). */
+/** A stop's own limits (downloads 2 s, `stopped` 2 s) keep it shorter; this bounds whatever else is open. */
+const STOP_DEADLINE_MS = 5000;
+
+/**
+ * Runs until SIGINT, SIGTERM or `stop`, then tells the tracker `stopped` and returns (exit 0). Stopped by a
+ * signal, the process exits within STOP_DEADLINE_MS, at once on a second signal.
+ */
 export async function serveUntilSignal(daemon: RunningDaemon, stop?: AbortSignal): Promise<void> {
-  await untilStopped(stop);
+  const cause = await untilStopped(stop);
   process.stderr.write("p2p: stopping (telling the tracker)...\n");
+  if (cause !== "aborted") exitWithin(STOP_DEADLINE_MS);
   await daemon.close();
 }
 
