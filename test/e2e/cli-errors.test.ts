@@ -94,6 +94,12 @@ describe("CLI mistakes", () => {
     expectCleanFailure(result, 2, /192\.0\.2\.77 is not an address of this machine.*\n.*--bind/);
   });
 
+  it.each([["daemon"], ["share"]])("%s --host with an address this machine lacks: exit 2, naming it", async (command) => {
+    const args = command === "share" ? ["share", source] : ["daemon"];
+    const result = await runCli(["--tracker", swarm.tracker.url, "--data-dir", join(swarm.root, `lacking-${command}`), ...args, "--host", "192.0.2.77", "--port", "0"]);
+    expectCleanFailure(result, 2, /--host 192\.0\.2\.77 is not an address of this machine\n/);
+  });
+
   it("an unknown option: exit 2", async () => {
     const result = await runCli(["download", sha1, "--frobnicate"]);
     expect(result.code).toBe(2);

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { DEFAULT_PEER_PORT } from "../../../common/constants.js";
 import { startDaemon, type RunningDaemon } from "../../daemon/daemon.js";
 import { globals } from "../context.js";
+import { checkListenAddress } from "../local-addresses.js";
 import { parseIp, parseListenHost, parsePort } from "../options.js";
 import { exitWithin, untilStopped } from "../stop.js";
 
@@ -36,6 +37,7 @@ export function registerDaemon(program: Command, stop?: AbortSignal): void {
   addServeOptions(program.command("daemon").description("run the peer daemon: serve shares, announce them, run downloads for the CLI")).action(
     async (options: ServeOptions, command: Command) => {
       const { tracker, dataDir } = globals(command);
+      await checkListenAddress(options.host, "--host");
       const daemon = await startDaemon({ host: options.host, port: options.port, tracker, dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
       process.stderr.write(`p2p: daemon ready: public port ${options.host}:${daemon.publicPort}, ${daemon.registry.list().length} shares, tracker ${tracker}, data ${dataDir}\n`);
       await serveUntilSignal(daemon, stop);

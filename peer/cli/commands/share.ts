@@ -5,6 +5,7 @@ import { controlJson, daemonRunning } from "../../daemon/control-client.js";
 import { startDaemon } from "../../daemon/daemon.js";
 import { Errors, fromFsError } from "../../errors.js";
 import { globals, printJson } from "../context.js";
+import { checkListenAddress } from "../local-addresses.js";
 import { addServeOptions, serveUntilSignal, type ServeOptions } from "./daemon.js";
 
 interface ShareReply {
@@ -64,6 +65,7 @@ export function registerShare(program: Command, stop?: AbortSignal): void {
       return;
     }
     // No daemon for this data dir: serve in the foreground, as the original did, until Ctrl-C.
+    await checkListenAddress(options.host, "--host");
     const daemon = await startDaemon({ host: options.host, port: options.port, tracker, dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
     try {
       const { share, announced } = await daemon.addShare(path);

@@ -1,37 +1,12 @@
 import type { Command } from "commander";
-import { createServer } from "node:net";
-import { networkInterfaces } from "node:os";
 import { join, resolve } from "node:path";
-import { hostPort, normalizeIp } from "../../../common/ip.js";
-import { startLocalTracker } from "../local-tracker.js";
+import { hostPort } from "../../../common/ip.js";
 import { defaultDataDir } from "../../config.js";
 import { Errors } from "../../errors.js";
+import { checkListenAddress, isLoopback, isWildcard, outwardAddresses } from "../local-addresses.js";
+import { startLocalTracker } from "../local-tracker.js";
 import { parseFixedPort, parseListenHost, parseTrackerVar } from "../options.js";
 import { untilStopped } from "../stop.js";
-
-function isWildcard(host: string): boolean {
-  return host === "0.0.0.0" || host === "::";
-}
-
-function isLoopback(host: string): boolean {
-  const ip = host === "localhost" ? "127.0.0.1" : normalizeIp(host);
-  return ip !== null && (ip.startsWith("127.") || ip === "::1");
-}
-
-/** This machine's addresses that another machine may reach: not loopback, not link-local; IPv4 first. */
-function outwardAddresses(ipv4Only: boolean): string[] {
-  const found: { address: string; v4: boolean }[] = [];
-  for (const entries of Object.values(networkInterfaces())) {
-    for (const entry of entries ?? []) {
-      const v4 = entry.family === "IPv4";
-      if (entry.internal || (ipv4Only && !v4)) continue;
-      // A link-local address needs a zone to be dialled and a peer's URL cannot carry one.
-      if (entry.address.startsWith("169.254.") || entry.address.toLowerCase().startsWith("fe80:")) continue;
-      found.push({ address: entry.address, v4 });
-    }
-  }
-  return [...found.filter((a) => a.v4), ...found.filter((a) => !a.v4)].map((a) => a.address);
-}
 
 /**
  * How peers on this machine should reach a tracker listening on host:port. The tracker records the address
@@ -46,22 +21,6 @@ function trackerUrlForLocalPeers(host: string, port: number): { url: string; out
     return first === undefined ? { url: `http://127.0.0.1:${port}`, outward: false } : { url: `http://${hostPort(first, port)}`, outward: true };
   }
   return { url: `http://${hostPort(host, port)}`, outward: !isLoopback(host) };
-}
-
-/**
- * Refuses, before wrangler takes seconds to start, a listen address that is not this machine's: a typo in
- * it is a usage mistake (exit 2), and the hint lists the addresses there are. Binding decides, not the
- * interface list, which misses addresses on an interface without carrier.
- */
-export async function checkListenAddress(host: string, flag: string): Promise<void> {
-  const refused = await new Promise<string | null>((done) => {
-    const probe = createServer();
-    probe.once("error", (error: NodeJS.ErrnoException) => done(error.code ?? error.message));
-    probe.listen(0, host, () => probe.close(() => done(null)));
-  });
-  if (refused !== "EADDRNOTAVAIL") return;
-  const addresses = ["127.0.0.1", ...outwardAddresses(false)].join(", ");
-  throw Errors.usage(`${flag} ${host} is not an address of this machine`, `pass one of its addresses (${addresses}), or 0.0.0.0 for all of them`);
 }
 
 /** What to tell the user about who can reach a tracker listening on host:port; `flag` is the option that sets it. */

@@ -5,7 +5,8 @@ import { globals } from "../context.js";
 import { startLocalTracker } from "../local-tracker.js";
 import { parseFixedPort, parseListenHost } from "../options.js";
 import { addServeOptions, serveUntilSignal, type ServeOptions } from "./daemon.js";
-import { checkListenAddress, trackerReach } from "./tracker.js";
+import { checkListenAddress } from "../local-addresses.js";
+import { trackerReach } from "./tracker.js";
 
 interface UpOptions extends ServeOptions {
   trackerHost: string;
@@ -27,6 +28,7 @@ export function registerUp(program: Command, stop?: AbortSignal): void {
   ).action(async (options: UpOptions, command: Command) => {
     const { dataDir } = globals(command);
     await checkListenAddress(options.trackerHost, "--tracker-host");
+    await checkListenAddress(options.host, "--host");
     const reach = trackerReach(options.trackerHost, options.trackerPort, "--tracker-host");
     // `up` runs its own tracker: a --tracker naming another would be silently ignored, so it is said.
     const given = command.optsWithGlobals<{ tracker: string }>().tracker;
