@@ -1,5 +1,5 @@
 import { constants } from "node:fs";
-import { open, rename, type FileHandle } from "node:fs/promises";
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import { syncDir } from "../state/atomic-file.js";
 import { readFully } from "./read-fully.js";
@@ -45,7 +45,12 @@ export class FileChunkStore implements ChunkStore {
     private readonly chunkSize: number,
   ) {}
 
-  /** Opens the partial file, creating it at its full size (sparse) if it is new or the wrong size. */
+  /**
+   * Opens the partial file, creating it at its full size (sparse) if it is new or the wrong size. A new one
+   * gets the mode any new file gets (0666 less the umask, as curl's and Transmission's do): it becomes the
+   * downloaded file by a rename, which keeps the mode. It is created afresh (O_EXCL, after removing what was
+   * there), so that it never keeps the mode of an older file, nor writes through a link someone put there.
+   */
   static async open(path: string, size: number, chunkSize: number, mustExist: boolean): Promise<{ store: FileChunkStore; reused: boolean }> {
     let handle: FileHandle | null = null;
     let reused = false;
@@ -62,7 +67,10 @@ export class FileChunkStore implements ChunkStore {
       }
     }
     if (handle === null) {
-      handle = await open(path, "w+", 0o600);
+      await unlink(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+      });
+      handle = await open(path, "wx+", 0o666);
       await handle.truncate(size);
     }
     const direct = aligned(chunkSize) ? await openDirect(path) : null;
