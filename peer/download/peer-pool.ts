@@ -2,6 +2,7 @@ import { hostPort } from "../../common/ip.js";
 import type { PeerEntry } from "../../common/wire.js";
 import { Errors, P2PError } from "../errors.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
+import { pause, throwIfCancelled, unlessCancelled } from "./cancel.js";
 import { PeerConnection } from "./peer-http.js";
 
 /**
@@ -46,17 +47,18 @@ export class PeerPool {
     let delay = 250;
     let lastError: P2PError | null = null;
     for (;;) {
-      if (signal?.aborted === true) throw Errors.cancelled("download cancelled");
+      throwIfCancelled(signal);
       try {
-        const reply = await this.tracker.peers(this.sha1, 50);
+        const reply = await unlessCancelled(this.tracker.peers(this.sha1, 50), signal);
         if (accept(this.add(reply.peers)) > 0) return;
         lastError = null;
       } catch (error) {
+        throwIfCancelled(signal);
         if (!(error instanceof P2PError)) throw error;
         lastError = error;
       }
       if (Date.now() + delay > deadline) break;
-      await new Promise((done) => setTimeout(done, delay * (0.75 + Math.random() * 0.5)));
+      await pause(delay * (0.75 + Math.random() * 0.5), signal);
       delay = Math.min(delay * 2, 5000);
     }
     throw this.noPeersError(lastError);
