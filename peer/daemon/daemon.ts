@@ -3,7 +3,6 @@ import { readdir } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import { hostPort } from "../../common/ip.js";
 import { download, downloadReply, type DownloadProgress, type DownloadReply } from "../download/downloader.js";
-import { seedDownloaded } from "../download/seed.js";
 import { Errors, P2PError } from "../errors.js";
 import { createPublicServer } from "../server/public-server.js";
 import { shareIsIntact } from "../server/share-file.js";
@@ -106,6 +105,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sha1: body.sha1,
         force: body.force,
         seed: body.seed,
+        registry,
         dataDir: options.dataDir,
         tracker,
         exclude: self,
@@ -117,11 +117,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           emit?.({ type: "progress", ...progress });
         },
       });
-      if (body.seed) {
-        const share = await seedDownloaded(options.dataDir, result.path, result.manifest, registry);
-        void announcer.start(share);
-      }
-      return downloadReply(result, body.seed);
+      // The download recorded the share in `registry` before removing its record (finish.ts): served now.
+      if (result.share !== null) void announcer.start(result.share);
+      return downloadReply(result, true);
     } finally {
       downloads.delete(body.sha1);
     }

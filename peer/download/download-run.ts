@@ -2,11 +2,14 @@ import { unlink } from "node:fs/promises";
 import { Errors, fromFsError, P2PError } from "../errors.js";
 import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/manifest.js";
 import { encodeBitfield, removeDownload, saveDownload, type DownloadJournal, type DownloadRecord } from "../state/download-state.js";
+import type { Share } from "../state/share-registry.js";
 import type { FileChunkStore } from "../storage/chunk-store.js";
+import { pause, throwIfCancelled } from "./cancel.js";
 import { BufferPool, type PooledBuffer } from "./buffer-pool.js";
 import { refuseExisting } from "./destination.js";
 import type { DownloadOptions, DownloadResult } from "./downloader.js";
 import { FileHasher } from "./file-hasher.js";
+import { settle } from "./finish.js";
 import { HashWorker } from "./hash-worker.js";
 import { PeerFault, type FetchLimits } from "./peer-http.js";
 import type { PeerPool } from "./peer-pool.js";
@@ -15,7 +18,7 @@ import { DEFAULT_SCHEDULER_OPTIONS, Scheduler } from "./scheduler.js";
 /**
  * The body of one download once its manifest, destination and partial file are settled (downloader.ts):
  * the request loop over the scheduler, verification on the hash thread, writes, the resume journal and
- * checkpoints, and the final check and rename.
+ * checkpoints, and the final check; then the end (finish.ts).
  */
 
 const FLUSH_EVERY_MS = 500;
@@ -52,6 +55,7 @@ export class Run {
   private refills = 0;
   private lastProgress = Date.now();
   private verifiedBytes: number;
+  private finishing = false;
   private wake: () => void = () => undefined;
 
   constructor(
@@ -87,31 +91,12 @@ export class Run {
   }
 
   async execute(): Promise<DownloadResult> {
+    // A cancel wakes the request loop at once rather than at its next tick.
+    const wakeOnCancel = (): void => this.wake();
+    this.options.signal?.addEventListener("abort", wakeOnCancel);
+    let intact: boolean;
     try {
-      // The first record (with the manifest) is saved while the first requests run: a kill before it is
-      // saved leaves nothing a rerun would trust, so it starts afresh, and a failure to save ends the download.
-      this.flush(true).catch((error: unknown) => this.fail(error, this.options.dataDir, "saving the download's progress"));
-      await this.hasher.advance();
-      await this.loop();
-      if (this.failure !== null) this.hasher.release();
-      await Promise.all(this.writing);
-      if (this.failure !== null) throw this.failure;
-      await this.hasher.advance();
-      if (!this.hasher.complete || (await this.hasher.digest()) !== this.manifest.sha1) {
-        await this.discard();
-        throw Errors.fileHashMismatch(
-          `the assembled file's SHA-1 is not ${this.manifest.sha1}: the manifest the peers sent describes another file`,
-          "nothing was written to the destination; the tracker's record for this file may be wrong",
-        );
-      }
-      await refuseExisting(this.destination, this.options.force);
-      try {
-        await this.store.publish(this.destination);
-      } catch (error) {
-        throw fromFsError(error, this.destination, "moving the finished file into place");
-      }
-      await removeDownload(this.options.dataDir, this.manifest.sha1);
-      return this.result();
+      intact = await this.fetchAll();
     } catch (error) {
       this.hasher.release();
       await Promise.allSettled(this.writing);
@@ -119,12 +104,58 @@ export class Run {
       await this.store.close();
       throw error;
     } finally {
+      this.options.signal?.removeEventListener("abort", wakeOnCancel);
       await this.worker.close();
       await this.journal.close();
     }
+    if (!intact) {
+      await this.discard();
+      throw Errors.fileHashMismatch(
+        `the assembled file's SHA-1 is not ${this.manifest.sha1}: the manifest the peers sent describes another file`,
+        "nothing was written to the destination; the tracker's record for this file may be wrong",
+      );
+    }
+    return this.finish();
   }
 
-  private result(): DownloadResult {
+  /** Fetches, verifies and writes every chunk; true when the whole file's SHA-1 is then the manifest's. */
+  private async fetchAll(): Promise<boolean> {
+    // The first record (with the manifest) is saved while the first requests run: a kill before it is
+    // saved leaves nothing a rerun would trust, so it starts afresh, and a failure to save ends the download.
+    this.flush(true).catch((error: unknown) => this.fail(error, this.options.dataDir, "saving the download's progress"));
+    await this.hasher.advance();
+    await this.loop();
+    if (this.failure !== null) this.hasher.release();
+    await Promise.all(this.writing);
+    if (this.failure !== null) throw this.failure;
+    // Every chunk is verified and on disk: from here on the download finishes, cancelled or not (a Ctrl-C
+    // now would only cost a rerun its SHA-1), and says so (the CLI then lets it finish).
+    this.finishing = true;
+    this.report();
+    // A small file can be whole before its first record is saved; that save must land before the record
+    // is removed at the end, not after it.
+    await this.flushing.catch(() => undefined);
+    await this.hasher.advance();
+    return this.hasher.complete && (await this.hasher.digest()) === this.manifest.sha1;
+  }
+
+  /** Moves the verified file into place, then settles its share and the record, in finish.ts's order. */
+  private async finish(): Promise<DownloadResult> {
+    try {
+      await refuseExisting(this.destination, this.options.force);
+      await this.store.publish(this.destination).catch((error: unknown) => {
+        throw fromFsError(error, this.destination, "moving the finished file into place");
+      });
+    } catch (error) {
+      // The partial file and the record stay: the same command (with --force, if the destination appeared) finishes it.
+      await this.store.close();
+      throw error;
+    }
+    const share = await settle(this.options.dataDir, this.manifest, this.destination, this.options.seed, this.options.registry);
+    return this.result(share);
+  }
+
+  private result(share: Share | null): DownloadResult {
     return {
       sha1: this.manifest.sha1,
       path: this.destination,
@@ -138,13 +169,14 @@ export class Run {
         const { ip, port } = this.pool.get(p.key).address;
         return { host: ip, port, bytes: p.bytes, strikes: p.strikes, banned: p.banned };
       }),
+      share,
     };
   }
 
   /** Runs until every chunk is verified and written, or a failure that ends the download. */
   private async loop(): Promise<void> {
     while (!this.scheduler.done && this.failure === null) {
-      if (this.options.signal?.aborted === true) throw Errors.cancelled("download cancelled");
+      throwIfCancelled(this.options.signal);
       const woke = new Promise<void>((resolve) => {
         this.wake = resolve;
       });
@@ -166,7 +198,7 @@ export class Run {
       if (budget <= 0) throw this.pool.noPeersError(null);
       if (this.refills++ > 0) {
         const backoff = Math.min(250 * 2 ** this.refills, 5000, budget);
-        await new Promise((done) => setTimeout(done, backoff * (0.75 + Math.random() * 0.5)));
+        await pause(backoff * (0.75 + Math.random() * 0.5), this.options.signal);
       }
       await this.pool.refill((keys) => keys.filter((key) => this.scheduler.addPeer(key)).length, budget, this.options.signal);
     } catch (error) {
@@ -259,6 +291,7 @@ export class Run {
       verifiedBytes: this.verifiedBytes,
       bytesFetched: this.bytesFetched,
       peers: this.scheduler.usablePeers().length,
+      finishing: this.finishing,
     });
   }
 
@@ -274,7 +307,7 @@ export class Run {
         destination: this.destination,
         partPath: this.partPath,
         verified: encodeBitfield(this.manifest.chunks.length, (i) => this.written[i] === 1),
-        seed: this.options.seed ?? true,
+        seed: this.options.seed,
         updatedAt: new Date().toISOString(),
       };
       await saveDownload(this.options.dataDir, record, !this.manifestSaved);

@@ -2,12 +2,15 @@ import { createHash } from "node:crypto";
 import { unlink } from "node:fs/promises";
 import { CHUNK_SIZE } from "../../common/constants.js";
 import { fromFsError } from "../errors.js";
-import { chunkLength, type Manifest } from "../manifest/manifest.js";
+import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/manifest.js";
 import { decodeBitfield, DownloadJournal, loadDownload, readJournal } from "../state/download-state.js";
+import type { Share, ShareRegistry } from "../state/share-registry.js";
 import { FileChunkStore } from "../storage/chunk-store.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
-import { partPathFor, refuseExisting, resolveDestination } from "./destination.js";
+import { unlessCancelled } from "./cancel.js";
+import { partPathFor, refuseExisting, resolveDestination, unwritableDestination } from "./destination.js";
 import { Run } from "./download-run.js";
+import { finishInPlace, type FinishedInPlace } from "./finish.js";
 import { fetchManifest } from "./manifest-fetch.js";
 import type { FetchLimits } from "./peer-http.js";
 import { PeerPool } from "./peer-pool.js";
@@ -16,7 +19,8 @@ import type { SchedulerOptions } from "./scheduler.js";
 /**
  * One download, start to finish: peers from the tracker, a verified manifest, chunks from every peer at
  * once into a partial file (each checked against the manifest before it counts), progress saved so that a
- * rerun resumes, and at the end the whole file's SHA-1 checked before the file is renamed into place.
+ * rerun resumes, and at the end the whole file's SHA-1 checked before the file is renamed into place and
+ * its share and record settled (finish.ts).
  */
 
 export interface DownloadOptions {
@@ -29,11 +33,14 @@ export interface DownloadOptions {
   exclude?: ReadonlySet<string>;
   localAddress?: string;
   onProgress?: (progress: DownloadProgress) => void;
+  /** Cancels the download until its finishing step begins (progress `finishing`); from then on it completes. */
   signal?: AbortSignal;
   limits?: Partial<FetchLimits & { noPeersBudgetMs: number }>;
   scheduler?: Partial<SchedulerOptions>;
-  /** Whether the finished file is to be shared; saved so that a resumed download knows. */
-  seed?: boolean;
+  /** Whether the finished file joins the data dir's shares; saved so that a resumed download knows. */
+  seed: boolean;
+  /** The registry the share goes into: a daemon's own, which it serves from; otherwise the data dir's file. */
+  registry?: ShareRegistry;
 }
 
 export interface DownloadProgress {
@@ -42,6 +49,8 @@ export interface DownloadProgress {
   verifiedBytes: number;
   bytesFetched: number;
   peers: number;
+  /** Every chunk is verified and written: the download now completes even if cancelled. */
+  finishing: boolean;
 }
 
 export interface PeerReport {
@@ -64,27 +73,36 @@ export interface DownloadResult {
   bytesFetched: number;
   resumedBytes: number;
   peers: PeerReport[];
+  /** The share recorded in the data dir, or null with `seed` false. */
+  share: Share | null;
 }
 
-/** What a download reports to a user or over the control API: its result without the manifest, and whether it is shared. */
-export type DownloadReply = Omit<DownloadResult, "manifest"> & { seeding: boolean };
+/**
+ * What a download reports to a user or over the control API: its result without the manifest, whether the
+ * file is recorded as shared, and whether it is served now (only a daemon serves).
+ */
+export type DownloadReply = Omit<DownloadResult, "manifest" | "share"> & { shared: boolean; seeding: boolean };
 
-export function downloadReply(result: DownloadResult, seeding: boolean): DownloadReply {
-  const { manifest: _manifest, ...reply } = result;
-  return { ...reply, seeding };
+export function downloadReply(result: DownloadResult, servedByDaemon: boolean): DownloadReply {
+  const { manifest: _manifest, share, ...reply } = result;
+  return { ...reply, shared: share !== null, seeding: servedByDaemon && share !== null };
 }
 
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
   const { sha1, tracker, dataDir } = options;
   const limits: FetchLimits = { idleMs: options.limits?.idleMs ?? 5000, deadlineMs: options.limits?.deadlineMs ?? 30_000 };
   const noPeersBudgetMs = options.limits?.noPeersBudgetMs ?? 20_000;
+  let record = await loadDownload(dataDir, sha1);
+  // Interrupted after its rename: only the bookkeeping is left, which needs neither the tracker nor a peer.
+  const inPlace = record === null ? null : await finishInPlace(dataDir, record, options.output, options.seed, options.registry);
+  if (record !== null && inPlace !== null) return settledEarlier(record.manifest, inPlace);
+  const signal = options.signal;
   const pool = new PeerPool(sha1, tracker, options.exclude ?? new Set(), options.localAddress);
   try {
-    const [listed, stats] = await Promise.all([tracker.peers(sha1, 50), tracker.file(sha1).catch(() => null)]);
+    const [listed, stats] = await unlessCancelled(Promise.all([tracker.peers(sha1, 50), tracker.file(sha1).catch(() => null)]), signal);
     const recordedId = stats?.file?.manifestId ?? null;
-    let record = await loadDownload(dataDir, sha1);
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
-    const manifest: Manifest = record?.manifest ?? (await fetchManifest(sha1, recordedId, pool, pool.add(listed.peers), limits));
+    const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, pool.add(listed.peers), limits), signal));
     const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);
     await refuseExisting(destination, options.force);
     if (record !== null && record.destination !== destination) {
@@ -96,20 +114,32 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     let store: FileChunkStore;
     let resumed: number[] = [];
     let journal: DownloadJournal;
+    let reused: boolean;
     try {
       const opened = await FileChunkStore.open(partPath, manifest.size, CHUNK_SIZE, record !== null);
       store = opened.store;
-      const reused = opened.reused && record !== null;
+      reused = opened.reused && record !== null;
+    } catch (error) {
+      throw await unwritableDestination(error, destination);
+    }
+    try {
       if (reused) resumed = await resumeChunks(dataDir, manifest, decodeBitfield(record!.verified, count), store);
       journal = await DownloadJournal.open(dataDir, sha1, !reused);
     } catch (error) {
-      throw fromFsError(error, partPath, "opening the partial file");
+      await store.close();
+      throw fromFsError(error, partPath, "resuming the partial file");
     }
     const run = new Run(options, manifest, destination, partPath, store, journal, pool, resumed, limits, noPeersBudgetMs);
     return await run.execute();
   } finally {
     pool.close();
   }
+}
+
+/** The result of a download that a rerun found renamed into place, with only its bookkeeping left. */
+function settledEarlier(manifest: Manifest, inPlace: FinishedInPlace): DownloadResult {
+  const { sha1, name, size } = manifest;
+  return { sha1, path: inPlace.destination, name, size, manifestId: idOf(manifest), manifest, bytesFetched: 0, resumedBytes: size, peers: [], share: inPlace.share };
 }
 
 /**

@@ -70,6 +70,11 @@ function journalPath(dataDir: string, sha1: string): string {
   return join(downloadsDir(dataDir), `${sha1}.journal`);
 }
 
+/**
+ * Ends a download's record. The checkpoint goes first: without it the rest means nothing (loadDownload
+ * needs both it and the manifest), so a kill midway leaves no record, only files a next download of the
+ * same file overwrites.
+ */
 export async function removeDownload(dataDir: string, sha1: string): Promise<void> {
   await unlink(recordPath(dataDir, sha1)).catch(() => undefined);
   await unlink(journalPath(dataDir, sha1)).catch(() => undefined);

@@ -1,12 +1,14 @@
 import type { Command } from "commander";
+import { globalAgent } from "node:http";
 import { resolve } from "node:path";
 import { normalizeSha1 } from "../../../common/ids.js";
+import { defaultDataDir } from "../../config.js";
 import { controlDownload, daemonRunning } from "../../daemon/control-client.js";
 import { download, downloadReply, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
-import { seedDownloaded } from "../../download/seed.js";
 import { Errors } from "../../errors.js";
 import { TrackerClient } from "../../tracker-client/tracker-client.js";
 import { globals, printJson } from "../context.js";
+import { DownloadInterrupt } from "../interrupt.js";
 import { ProgressBar } from "../progress.js";
 
 interface DownloadFlags {
@@ -32,13 +34,19 @@ export function registerDownload(program: Command): void {
       if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(rawSha1)} is not a SHA-1`, "a file id is 40 hex characters, as `p2p share` prints it");
       const output = resolve(flags.output ?? process.cwd());
       const bar = new ProgressBar();
-      const onProgress = (progress: DownloadProgress): void => bar.update(progress);
+      const interrupt = new DownloadInterrupt();
+      const onProgress = (progress: DownloadProgress): void => {
+        if (progress.finishing) interrupt.finishingBegun();
+        bar.update(progress);
+      };
       let result: DownloadReply;
       try {
         if (await daemonRunning(dataDir)) {
-          result = await controlDownload<DownloadReply>(dataDir, { sha1, output, force: flags.force === true, seed: flags.seed }, (event) =>
-            onProgress(event as DownloadProgress),
-          );
+          const body = { sha1, output, force: flags.force === true, seed: flags.seed };
+          // The daemon cancels its download when the control connection closes; the control client has no
+          // other way to close it than the agent it runs on.
+          const running = controlDownload<DownloadReply>(dataDir, body, (event) => onProgress(event as DownloadProgress));
+          result = await interrupt.race(running, () => globalAgent.destroy());
         } else {
           const done = await download({
             sha1,
@@ -49,11 +57,14 @@ export function registerDownload(program: Command): void {
             tracker: new TrackerClient(tracker, flags.bind),
             ...(flags.bind === undefined ? {} : { localAddress: flags.bind }),
             onProgress,
+            signal: interrupt.signal,
           });
-          if (flags.seed) await seedDownloaded(dataDir, done.path, done.manifest);
-          result = downloadReply(done, flags.seed);
+          result = downloadReply(done, false);
         }
+      } catch (error) {
+        throw interrupt.explain(error);
       } finally {
+        interrupt.dispose();
         bar.done();
       }
       if (json) {
@@ -64,10 +75,15 @@ export function registerDownload(program: Command): void {
           bytesFetched: result.bytesFetched,
           resumedBytes: result.resumedBytes,
           peers: result.peers,
+          shared: result.shared,
           seeding: result.seeding,
         });
       } else {
         process.stdout.write(`${result.path}\n`);
+      }
+      if (result.shared && !result.seeding) {
+        const daemon = dataDir === resolve(defaultDataDir()) ? "p2p daemon" : `p2p --data-dir ${dataDir} daemon`;
+        process.stderr.write(`p2p: shared from ${dataDir}, but not served until a daemon runs for it: start one with \`${daemon}\`\n`);
       }
     });
 }
