@@ -4,7 +4,7 @@
  * P2PError is a bug of ours and is reported as such.
  */
 
-export type ErrorKind = "usage" | "not_found" | "network" | "integrity" | "io" | "conflict" | "internal";
+export type ErrorKind = "usage" | "not_found" | "network" | "integrity" | "io" | "conflict" | "interrupted" | "internal";
 
 /** Exit codes by kind, as the README documents them. */
 export const EXIT_CODES: Record<ErrorKind, number> = {
@@ -15,6 +15,8 @@ export const EXIT_CODES: Record<ErrorKind, number> = {
   integrity: 5,
   io: 6,
   conflict: 7,
+  /** 128 + SIGINT: what a shell reports for a command stopped by Ctrl-C. */
+  interrupted: 130,
 };
 
 const HTTP_STATUS: Record<ErrorKind, number> = {
@@ -25,6 +27,8 @@ const HTTP_STATUS: Record<ErrorKind, number> = {
   integrity: 502,
   io: 507,
   conflict: 409,
+  /** The client went away (nginx's convention): never sent, since nobody is left to read it. */
+  interrupted: 499,
 };
 
 export class P2PError extends Error {
@@ -86,6 +90,8 @@ export const Errors = {
   daemonRunning: err("DAEMON_RUNNING", "conflict"),
   fileChanged: err("FILE_CHANGED", "conflict"),
   cancelled: err("CANCELLED", "internal"),
+  /** The user stopped a command (Ctrl-C) before it finished; what it did so far is kept. */
+  interrupted: err("INTERRUPTED", "interrupted"),
 };
 
 /** Maps a Node file-system error to a P2PError with what happened to which path. */

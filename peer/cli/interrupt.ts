@@ -1,4 +1,4 @@
-import { P2PError } from "../errors.js";
+import { Errors, P2PError } from "../errors.js";
 
 /**
  * Ctrl-C during `p2p download`. Before the download's finishing step it stops the download, which keeps
@@ -8,25 +8,13 @@ import { P2PError } from "../errors.js";
  * process at once, which the state on disk survives as it survives kill -9 (finish.ts).
  */
 
-export class Interrupted extends P2PError {
-  constructor() {
-    super("INTERRUPTED", "internal", "download interrupted: run the same command again to resume it (verified chunks are kept)");
-  }
-
-  override get exitCode(): number {
-    return 130;
-  }
-}
-
 export class DownloadInterrupt {
   private readonly controller = new AbortController();
   private finishing = false;
-  private readonly listeners = new Set<() => void>();
   private readonly onSigint = (): void => {
     process.off("SIGINT", this.onSigint);
     if (this.finishing) return;
     this.controller.abort();
-    for (const listener of this.listeners) listener();
   };
 
   constructor() {
@@ -44,29 +32,15 @@ export class DownloadInterrupt {
   }
 
   /**
-   * `work` (a daemon's download, which Ctrl-C cannot reach otherwise), unless Ctrl-C comes first: then
-   * `stop` is called (it closes the control connection, which cancels the daemon's download) and the
-   * result is Interrupted.
+   * The error to report: the end that Ctrl-C caused (the download's cancel, or the control connection to
+   * the daemon closed under it) is an interruption; anything else is itself.
    */
-  race<T>(work: Promise<T>, stop: () => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const onInterrupt = (): void => {
-        stop();
-        reject(new Interrupted());
-      };
-      work.then(resolve, reject).finally(() => this.listeners.delete(onInterrupt));
-      if (this.signal.aborted) onInterrupt();
-      else this.listeners.add(onInterrupt);
-    });
-  }
-
-  /** The error to report: a cancel that Ctrl-C caused is an interruption; anything else is itself. */
   explain(error: unknown): unknown {
-    return this.signal.aborted && error instanceof P2PError && error.code === "CANCELLED" ? new Interrupted() : error;
+    const causedByInterrupt = error instanceof P2PError && (error.code === "CANCELLED" || error.code === "DAEMON_UNREACHABLE");
+    return this.signal.aborted && causedByInterrupt ? Errors.interrupted("download interrupted: run the same command again to resume it (verified chunks are kept)") : error;
   }
 
   dispose(): void {
     process.off("SIGINT", this.onSigint);
-    this.listeners.clear();
   }
 }

@@ -13,11 +13,11 @@ interface RawReply {
   body: string;
 }
 
-function call(dataDir: string, method: string, path: string, body?: unknown, onLine?: (line: string) => void, timeoutMs = 0): Promise<RawReply> {
+function call(dataDir: string, method: string, path: string, body?: unknown, onLine?: (line: string) => void, timeoutMs = 0, signal?: AbortSignal): Promise<RawReply> {
   return new Promise((resolve, reject) => {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const req = request(
-      { socketPath: socketPath(dataDir), method, path, headers: payload === undefined ? {} : { "content-type": "application/json" } },
+      { socketPath: socketPath(dataDir), method, path, headers: payload === undefined ? {} : { "content-type": "application/json" }, ...(signal === undefined ? {} : { signal }) },
       (res) => {
         let text = "";
         let pending = "";
@@ -73,8 +73,11 @@ export async function controlJson<T>(dataDir: string, method: string, path: stri
   return JSON.parse(reply.body) as T;
 }
 
-/** Runs a download in the daemon, passing each progress event on; resolves with the result. */
-export async function controlDownload<T>(dataDir: string, body: unknown, onProgress: (event: unknown) => void): Promise<T> {
+/**
+ * Runs a download in the daemon, passing each progress event on; resolves with the result. Aborting
+ * `signal` closes the control connection, which cancels the daemon's download.
+ */
+export async function controlDownload<T>(dataDir: string, body: unknown, onProgress: (event: unknown) => void, signal?: AbortSignal): Promise<T> {
   let result: T | undefined;
   let failure: P2PError | undefined;
   const reply = await call(dataDir, "POST", "/v1/downloads", body, (line) => {
@@ -83,7 +86,7 @@ export async function controlDownload<T>(dataDir: string, body: unknown, onProgr
     if (event.type === "result") result = event.result;
     else if (event.error !== undefined) failure = P2PError.fromJSON(event.error);
     else onProgress(event);
-  }).catch((error: unknown) => {
+  }, 0, signal).catch((error: unknown) => {
     throw Errors.daemonUnreachable(`lost the daemon of ${dataDir}: ${error instanceof Error ? error.message : String(error)}`);
   });
   if (reply.status !== 200) throw toError(reply);

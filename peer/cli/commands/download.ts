@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import { globalAgent } from "node:http";
 import { resolve } from "node:path";
 import { normalizeSha1 } from "../../../common/ids.js";
 import { defaultDataDir } from "../../config.js";
@@ -43,10 +42,8 @@ export function registerDownload(program: Command): void {
       try {
         if (await daemonRunning(dataDir)) {
           const body = { sha1, output, force: flags.force === true, seed: flags.seed };
-          // The daemon cancels its download when the control connection closes; the control client has no
-          // other way to close it than the agent it runs on.
-          const running = controlDownload<DownloadReply>(dataDir, body, (event) => onProgress(event as DownloadProgress));
-          result = await interrupt.race(running, () => globalAgent.destroy());
+          // Ctrl-C closes the control connection, and the daemon cancels its download when it closes.
+          result = await controlDownload<DownloadReply>(dataDir, body, (event) => onProgress(event as DownloadProgress), interrupt.signal);
         } else {
           const done = await download({
             sha1,
