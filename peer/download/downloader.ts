@@ -102,7 +102,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     const [listed, stats] = await unlessCancelled(Promise.all([tracker.peers(sha1, 50), tracker.file(sha1).catch(() => null)]), signal);
     const recordedId = stats?.file?.manifestId ?? null;
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
-    const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, pool.add(listed.peers), limits), signal));
+    const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, pool.add(listed.peers), limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
     const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);
     await refuseExisting(destination, options.force);
     if (record !== null && record.destination !== destination) {

@@ -1,35 +1,66 @@
 import { Errors } from "../errors.js";
 import { parseManifest, type Manifest } from "../manifest/manifest.js";
-import type { FetchLimits } from "./peer-http.js";
+import { pause, throwIfCancelled } from "./cancel.js";
+import { PeerFault, type FetchLimits } from "./peer-http.js";
 import type { PeerPool } from "./peer-pool.js";
 
 /** The most manifest JSON we accept from a peer: ~480,000 chunks, a file of about 470 GiB. */
 const MAX_MANIFEST_BYTES = 32 * 1024 * 1024;
 
+export interface ManifestSearch {
+  /** How long peers that fail for want of time or a connection are asked again (with the tracker) before giving up. */
+  budgetMs: number;
+  signal?: AbortSignal;
+}
+
+/** A failure that says nothing about the manifest: the peer was busy, slow or unreachable this time. */
+function transient(error: unknown): boolean {
+  return error instanceof PeerFault && (error.kind === "network" || error.kind === "timeout");
+}
+
 /**
  * Gets the manifest from the first peer whose copy checks out: right shape, the SHA-1 we asked for, and the
  * id the tracker recorded (when it has one). Peers that send anything else are skipped as sources of the
  * manifest, not banned: the same file shared under another name has another manifest id, and its chunks are
- * as good as anyone's (each is checked against the manifest when it arrives).
+ * as good as anyone's (each is checked against the manifest when it arrives). When some peer failed only
+ * for want of time or a connection (a loaded peer stalls), the tracker is asked again and its peers tried
+ * again, backing off, within `search.budgetMs`: one stall of the only peer is not the end of a download.
  */
 export async function fetchManifest(
   sha1: string,
   recordedId: string | null,
   pool: PeerPool,
-  candidates: string[],
+  firstCandidates: string[],
   limits: FetchLimits,
+  search: ManifestSearch,
 ): Promise<Manifest> {
-  const problems: string[] = [];
-  for (const key of candidates) {
-    try {
-      const body = await pool.get(key).small(`/v1/files/${sha1}/manifest`, limits, MAX_MANIFEST_BYTES);
-      return parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId);
-    } catch (error) {
-      problems.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
-    }
-  }
-  if (candidates.length === 0) {
+  if (firstCandidates.length === 0) {
     throw Errors.noPeers(`the tracker lists no peer for ${sha1} that this machine can download from`, "try again when a peer that has the file is online");
   }
-  throw Errors.manifestMismatch(`no peer sent a valid manifest for ${sha1}: ${problems.slice(0, 3).join("; ")}`);
+  const deadline = Date.now() + search.budgetMs;
+  let candidates = firstCandidates;
+  let delay = 250;
+  for (;;) {
+    const problems: string[] = [];
+    let anyTransient = false;
+    for (const key of candidates) {
+      throwIfCancelled(search.signal);
+      try {
+        const body = await pool.get(key).small(`/v1/files/${sha1}/manifest`, limits, MAX_MANIFEST_BYTES);
+        return parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId);
+      } catch (error) {
+        anyTransient ||= transient(error);
+        problems.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    const said = problems.slice(0, 3).join("; ");
+    if (!anyTransient) throw Errors.manifestMismatch(`no peer sent a valid manifest for ${sha1}: ${said}`);
+    if (Date.now() + delay >= deadline) {
+      throw Errors.noPeers(`no peer sent the manifest of ${sha1} within ${Math.round(search.budgetMs / 1000)} s: ${said}`, "try again when a peer that has the file answers");
+    }
+    await pause(delay * (0.75 + Math.random() * 0.5), search.signal);
+    throwIfCancelled(search.signal);
+    delay = Math.min(delay * 2, 5000);
+    await pool.refill((keys) => (candidates = keys).length, Math.max(deadline - Date.now(), 0), search.signal);
+  }
 }
