@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { runCli, PEER_PORT } from "../helpers/cli.js";
 import { randomFile } from "../helpers/files.js";
 import { http } from "../helpers/http.js";
 import { startSwarm, type Swarm } from "../helpers/swarm.js";
@@ -127,7 +127,7 @@ describe("what share says", () => {
 });
 
 describe("the public port refuses what it must", () => {
-  const host = (): string => `http://${swarm.daemons[0]!.host}:5001`;
+  const host = (): string => `http://${swarm.daemons[0]!.host}:${PEER_PORT}`;
 
   it.each([
     ["unknown hash", () => `/v1/files/${"e".repeat(40)}/chunks/0`, {}, 404],

@@ -1,7 +1,7 @@
 import { appendFile, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, startDaemon, type Daemon } from "../helpers/cli.js";
+import { runCli, startDaemon, type Daemon, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http } from "../helpers/http.js";
 import { manifestFrom, startSwarm, type Swarm } from "../helpers/swarm.js";
@@ -67,10 +67,10 @@ describe("the daemon", () => {
     const peer = swarm.daemons[1]!;
     const args = ["--tracker", swarm.tracker.url, "--data-dir", peer.dataDir];
     expect((await runCli([...args, "share", source])).code).toBe(0);
-    expect((await http(`http://${peer.host}:5001/v1/files/${sha1}/chunks/1`)).status).toBe(200);
+    expect((await http(`http://${peer.host}:${PEER_PORT}/v1/files/${sha1}/chunks/1`)).status).toBe(200);
     await appendFile(source, "changed");
-    expect((await http(`http://${peer.host}:5001/v1/files/${sha1}/chunks/1`)).status).toBe(410);
-    expect((await http(`http://${peer.host}:5001/v1/files/${sha1}`)).status).toBe(410);
+    expect((await http(`http://${peer.host}:${PEER_PORT}/v1/files/${sha1}/chunks/1`)).status).toBe(410);
+    expect((await http(`http://${peer.host}:${PEER_PORT}/v1/files/${sha1}`)).status).toBe(410);
     const deadline = Date.now() + 5000;
     while ((await listedIps(sha1)).includes(peer.host) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await listedIps(sha1)).not.toContain(peer.host);
@@ -88,7 +88,7 @@ describe("the daemon", () => {
     const result = await runCli([...args, "unshare", sha1, "--json"]);
     expect(result.code).toBe(0);
     expect(await listedIps(sha1)).not.toContain(peer.host);
-    expect((await http(`http://${peer.host}:5001/v1/files/${sha1}/manifest`)).status).toBe(404);
+    expect((await http(`http://${peer.host}:${PEER_PORT}/v1/files/${sha1}/manifest`)).status).toBe(404);
     expect((await runCli([...args, "unshare", sha1])).code).toBe(3);
   });
 

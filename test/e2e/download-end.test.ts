@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { download } from "../../peer/download/downloader.js";
 import { TrackerClient } from "../../peer/tracker-client/tracker-client.js";
-import { runCli, startCli, startDaemon, type CliResult } from "../helpers/cli.js";
+import { runCli, startCli, startDaemon, type CliResult, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http } from "../helpers/http.js";
 import { useSwarm, type Swarm } from "../helpers/swarm.js";
@@ -180,7 +180,7 @@ describe("a download interrupted after its file was renamed into place, before t
       await until("the daemon settles the download", () => Promise.resolve(recordFiles(c.dataDir, big.sha1).length === 0));
       await expectSettled(c, big.sha1, output);
       expect(daemon.log()).toContain(`finished ${output}`);
-      expect((await http(`http://${host(7)}:5001/v1/files/${big.sha1}/chunks/${BIG_SIZE / MiB - 1}`)).status).toBe(200);
+      expect((await http(`http://${host(7)}:${PEER_PORT}/v1/files/${big.sha1}/chunks/${BIG_SIZE / MiB - 1}`)).status).toBe(200);
     } finally {
       await daemon.stop("SIGKILL");
     }
@@ -305,12 +305,12 @@ describe("whether a downloaded file is served", () => {
     expect(result.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(result.stderr).toMatch(/not served until a daemon runs.*p2p .*daemon/);
     expect(await listed(small.sha1)).not.toContain(host(9));
-    expect((await http(`http://${host(9)}:5001/v1/files/${small.sha1}/chunks/0`).catch(() => null))?.status).toBeUndefined();
+    expect((await http(`http://${host(9)}:${PEER_PORT}/v1/files/${small.sha1}/chunks/0`).catch(() => null))?.status).toBeUndefined();
 
     const daemon = await startDaemon(host(9), c.dataDir, swarm.tracker.url);
     try {
       await until("the tracker lists the new daemon", async () => (await listed(small.sha1)).includes(host(9)));
-      expect((await http(`http://${host(9)}:5001/v1/files/${small.sha1}/chunks/2`)).body).toHaveLength(5);
+      expect((await http(`http://${host(9)}:${PEER_PORT}/v1/files/${small.sha1}/chunks/2`)).body).toHaveLength(5);
     } finally {
       await daemon.stop("SIGKILL");
     }
@@ -334,7 +334,7 @@ describe("whether a downloaded file is served", () => {
       expect(result.code, result.stderr).toBe(0);
       expect(result.stderr).toBe("");
       expect(JSON.parse(result.stdout)).toMatchObject({ shared: true, seeding: true });
-      expect((await http(`http://${host(10)}:5001/v1/files/${small.sha1}/chunks/2`)).body).toHaveLength(5);
+      expect((await http(`http://${host(10)}:${PEER_PORT}/v1/files/${small.sha1}/chunks/2`)).body).toHaveLength(5);
       await until("the tracker lists the daemon", async () => (await listed(small.sha1)).includes(host(10)));
     } finally {
       await daemon.stop("SIGKILL");

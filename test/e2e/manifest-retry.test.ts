@@ -1,7 +1,7 @@
 import { createServer, request, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { runCli, startDaemon, type Daemon } from "../helpers/cli.js";
+import { runCli, startDaemon, type Daemon, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File, tempDir } from "../helpers/files.js";
 import { announceAs } from "../helpers/swarm.js";
 import { freePort, startTestTracker, type TestTracker } from "../helpers/tracker.js";
@@ -25,14 +25,14 @@ beforeAll(async () => {
   daemon = await startDaemon(`${SUBNET}.3`, join(root.path, "sharer"), `http://127.0.0.1:${await freePort()}`);
   proxy = createServer((req, res) => {
     if (req.url?.endsWith("/manifest") && manifestRequests++ === 0) return; // Held: never answered.
-    const upstream = request({ host: daemon.host, port: 5001, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+    const upstream = request({ host: daemon.host, port: PEER_PORT, path: req.url, method: req.method, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
     upstream.on("error", () => res.destroy());
     req.pipe(upstream);
   });
-  await new Promise<void>((listening) => proxy.listen(5001, `${SUBNET}.2`, listening));
+  await new Promise<void>((listening) => proxy.listen(PEER_PORT, `${SUBNET}.2`, listening));
 });
 
 afterAll(async () => {
@@ -48,7 +48,7 @@ it("the only peer stalls its first manifest request: the download asks again and
   const sha1 = await randomFile(source, 3 * 1024 * 1024 + 7);
   // The sharer's tracker is down: the share is recorded and served, and the command says the announce failed.
   await runCli(["--tracker", `http://127.0.0.1:${await freePort()}`, "--data-dir", daemon.dataDir, "share", source]);
-  await announceAs(tracker.url, sha1, `${SUBNET}.2`, 5001, "stalling-proxy");
+  await announceAs(tracker.url, sha1, `${SUBNET}.2`, PEER_PORT, "stalling-proxy");
   const output = join(root.path, "out.bin");
   const result = await runCli(["--tracker", tracker.url, "--data-dir", join(root.path, "downloader"), "download", sha1, "-o", output, "--bind", `${SUBNET}.5`, "--no-seed"]);
   expect(result.code, result.stderr).toBe(0);

@@ -2,7 +2,7 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, startCli, startDaemon } from "../helpers/cli.js";
+import { runCli, startCli, startDaemon, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http, postJson } from "../helpers/http.js";
 import { useSwarm, type Swarm } from "../helpers/swarm.js";
@@ -58,11 +58,11 @@ describe("crashes", () => {
     await swarm.shareEverywhere(source);
     const daemon = swarm.daemons[0]!;
     await daemon.stop("SIGKILL");
-    expect((await http(`http://${daemon.host}:5001/v1/files/${sha1}/chunks/0`).catch(() => null))?.status).toBeUndefined();
+    expect((await http(`http://${daemon.host}:${PEER_PORT}/v1/files/${sha1}/chunks/0`).catch(() => null))?.status).toBeUndefined();
 
     // Take its entry off the tracker with its own key, so that only a new announce can bring it back.
     const identity = JSON.parse(await readFile(join(daemon.dataDir, "identity.json"), "utf8")) as { peerId: string; key: string };
-    const removed = await postJson(`${swarm.tracker.url}/v1/files/${sha1}/peers`, { ...identity, port: 5001, left: 0, event: "stopped" }, daemon.host);
+    const removed = await postJson(`${swarm.tracker.url}/v1/files/${sha1}/peers`, { ...identity, port: PEER_PORT, left: 0, event: "stopped" }, daemon.host);
     expect(removed.status).toBe(200);
     const listed = async (): Promise<string[]> =>
       (await http(`${swarm.tracker.url}/v1/files/${sha1}/peers`)).json<{ peers: Array<{ ip: string }> }>().peers.map((p) => p.ip);
@@ -73,7 +73,7 @@ describe("crashes", () => {
     const deadline = Date.now() + 10_000;
     while (!(await listed()).includes(daemon.host) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(await listed()).toContain(daemon.host);
-    const chunk = await http(`http://${daemon.host}:5001/v1/files/${sha1}/chunks/2`);
+    const chunk = await http(`http://${daemon.host}:${PEER_PORT}/v1/files/${sha1}/chunks/2`);
     expect(chunk.status).toBe(200);
     expect(Buffer.compare(chunk.body, (await readFile(source)).subarray(2 * MiB))).toBe(0);
     const ls = await runCli(["--tracker", swarm.tracker.url, "--data-dir", daemon.dataDir, "ls", "--json"]);

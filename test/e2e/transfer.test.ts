@@ -4,7 +4,7 @@ import { readFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { runCli, startCli } from "../helpers/cli.js";
+import { runCli, startCli, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { announceAs, manifestFrom, useSwarm, type Swarm } from "../helpers/swarm.js";
 
@@ -86,8 +86,8 @@ describe("peers that lie or die", () => {
       res.end(randomBytes(MiB));
     });
     const liarHost = `${swarm.subnet}.6`;
-    await new Promise<void>((resolve) => liar!.listen(5001, liarHost, () => resolve()));
-    await announceAs(swarm.tracker.url, sha1, liarHost, 5001, "liar");
+    await new Promise<void>((resolve) => liar!.listen(PEER_PORT, liarHost, () => resolve()));
+    await announceAs(swarm.tracker.url, sha1, liarHost, PEER_PORT, "liar");
     const output = join(swarm.root, "lied-out.bin");
     const result = await download(sha1, output, ["--no-seed"]);
     expect(result.code).toBe(0);

@@ -58,7 +58,13 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startDaemon(host: string, dataDir: string, tracker: string, port = 5001): Promise<Daemon> {
+/**
+ * The port test daemons listen on. Not the default 5001: a daemon of the user's own on 0.0.0.0:5001 (what
+ * `p2p up` runs) holds that port on every address, and the tests would fail on a machine where it runs.
+ */
+export const PEER_PORT = 45001;
+
+export async function startDaemon(host: string, dataDir: string, tracker: string, port = PEER_PORT): Promise<Daemon> {
   const { child } = startCli(["--tracker", tracker, "--data-dir", dataDir, "daemon", "--host", host, "--port", String(port)], { timeoutMs: 3_600_000 });
   let log = "";
   child.stderr?.on("data", (d: Buffer) => (log += d.toString()));

@@ -1,13 +1,13 @@
 import { afterAll, beforeAll } from "vitest";
 import { join } from "node:path";
 import { http, postJson } from "./http.js";
-import { startDaemon, type Daemon } from "./cli.js";
+import { startDaemon, type Daemon, PEER_PORT } from "./cli.js";
 import { tempDir } from "./files.js";
 import { startTestTracker, type TestTracker } from "./tracker.js";
 
 /**
  * A whole local network for a test: the tracker in workerd and three daemons on <subnet>.2, .3 and .4, each
- * on port 5001 with its own data dir; the downloader uses <subnet>.5. Each test file takes its own subnet
+ * on PEER_PORT (cli.ts) with its own data dir; the downloader uses <subnet>.5. Each test file takes its own subnet
  * of 127.0.0.0/8, so that files can run side by side.
  */
 export interface Swarm {
@@ -67,7 +67,7 @@ export async function announceAs(trackerUrl: string, sha1: string, host: string,
 }
 
 export async function manifestFrom(host: string, sha1: string): Promise<Buffer> {
-  const reply = await http(`http://${host}:5001/v1/files/${sha1}/manifest`);
+  const reply = await http(`http://${host}:${PEER_PORT}/v1/files/${sha1}/manifest`);
   if (reply.status !== 200) throw new Error(`no manifest from ${host}`);
   return reply.body;
 }

@@ -4,7 +4,7 @@ import { mkdir, open, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { record } from "../helpers/report.js";
 import { describe, expect, it } from "vitest";
-import { runCli, startCli, startDaemon } from "../helpers/cli.js";
+import { runCli, startCli, startDaemon, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { startTestTracker } from "../helpers/tracker.js";
 import { useSwarm, type Swarm } from "../helpers/swarm.js";
@@ -158,7 +158,7 @@ describe("faults", () => {
     } else {
       expect([4, 5]).toContain(result.code);
       expect(existsSync(output)).toBe(false);
-      const chunk = await fetch(`http://${only.host}:5001/v1/files/${sha1}/chunks/0`);
+      const chunk = await fetch(`http://${only.host}:${PEER_PORT}/v1/files/${sha1}/chunks/0`);
       expect(chunk.status).toBe(410);
     }
     expect(await readFile(source).then((b) => b.subarray(100, 106).toString())).toBe("edited");

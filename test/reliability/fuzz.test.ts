@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { record } from "../helpers/report.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { runCli, PEER_PORT } from "../helpers/cli.js";
 import { randomFile } from "../helpers/files.js";
 import { controlJson } from "../../peer/daemon/control-client.js";
 import { http, type RawRequest } from "../helpers/http.js";
@@ -159,7 +159,7 @@ describe("generated bad input", () => {
     const daemon = swarm.daemons[0]!;
     const samples = fc.sample(peerRequest, { numRuns: RUNS, seed: 4243 });
     const requests = samples.map((r) => ({
-      url: `http://${daemon.host}:5001${pathFrom(r.parts.map((p) => (p === "SHA1" ? sha1 : p)), "")}`,
+      url: `http://${daemon.host}:${PEER_PORT}${pathFrom(r.parts.map((p) => (p === "SHA1" ? sha1 : p)), "")}`,
       options: { method: r.method, ...(r.range === undefined ? {} : { headers: { range: r.range } }) },
     }));
     // Ten rounds while the daemon's heap is read every 20 ms: the least heap seen in a round is what survived

@@ -3,7 +3,7 @@ import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { record } from "../helpers/report.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli } from "../helpers/cli.js";
+import { runCli, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http, postJson } from "../helpers/http.js";
 import { useSwarm, type Swarm } from "../helpers/swarm.js";
@@ -40,7 +40,7 @@ describe("load", () => {
     const sockets: Socket[] = [];
     // 600 connections that send half a request and then nothing (slowloris), past the 512-connection cap.
     for (let i = 0; i < 600; i++) {
-      const socket = connect({ host: daemon.host, port: 5001, localAddress: `127.0.27.${(i % 200) + 2}` });
+      const socket = connect({ host: daemon.host, port: PEER_PORT, localAddress: `127.0.27.${(i % 200) + 2}` });
       socket.on("error", () => undefined);
       socket.write("GET /v1/files/");
       sockets.push(socket);
@@ -50,7 +50,7 @@ describe("load", () => {
     const deadline = Date.now() + 20_000;
     let status = 0;
     while (Date.now() < deadline && status !== 404) {
-      status = await http(`http://${daemon.host}:5001/v1/files/${"a".repeat(40)}/manifest`, { timeoutMs: 3000 })
+      status = await http(`http://${daemon.host}:${PEER_PORT}/v1/files/${"a".repeat(40)}/manifest`, { timeoutMs: 3000 })
         .then((r) => r.status)
         .catch(() => 0);
       if (status !== 404) await new Promise((r) => setTimeout(r, 500));
@@ -94,7 +94,7 @@ describe("tracker load with churn", () => {
         const peer = peers[peerIndex]!;
         const file = files[(peerIndex * 10 + Math.floor(n / 1000)) % 100]!;
         const event = n % 97 === 0 ? "stopped" : undefined;
-        const res = await postJson(`${tracker.url}/v1/files/${file}/peers`, { ...peer, port: 5001, left: n % 3 === 0 ? 0 : 100, ...(event ? { event } : {}) }, `127.0.28.${(peerIndex % 250) + 2}`).catch(
+        const res = await postJson(`${tracker.url}/v1/files/${file}/peers`, { ...peer, port: PEER_PORT, left: n % 3 === 0 ? 0 : 100, ...(event ? { event } : {}) }, `127.0.28.${(peerIndex % 250) + 2}`).catch(
           (error: Error) => ({ status: 0, body: Buffer.from(error.message) }),
         );
         if (res.status !== 200) failures.push(`${res.status} ${res.body.toString().slice(0, 100)}`);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { DEFAULT_SCHEDULER_OPTIONS } from "../../peer/download/scheduler.js";
 import { record } from "../helpers/report.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, startDaemon } from "../helpers/cli.js";
+import { runCli, startDaemon, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { announceAs, manifestFrom, startSwarm, type Swarm } from "../helpers/swarm.js";
 
@@ -46,7 +46,7 @@ async function liar(host: string, behaviour: Behaviour, manifest: Buffer = hones
       }
     });
   });
-  await new Promise<void>((resolve) => server.listen(5001, host, () => resolve()));
+  await new Promise<void>((resolve) => server.listen(PEER_PORT, host, () => resolve()));
   servers.push(server);
 }
 
@@ -105,13 +105,13 @@ describe("lying and broken peers", () => {
       const host = `127.0.20.${10 + i}`;
       hostOf.set(name, host);
       await liar(host, behaviours[name]!);
-      await announceAs(swarm.tracker.url, sha1, host, 5001, `liar-${i}`);
+      await announceAs(swarm.tracker.url, sha1, host, PEER_PORT, `liar-${i}`);
     }
     // And one whose manifest describes other chunks than the tracker recorded.
     const forged = JSON.parse(honestManifest.toString()) as { chunks: string[] };
     forged.chunks[0] = "0".repeat(64);
     await liar("127.0.20.30", behaviours["random"]!, Buffer.from(JSON.stringify(forged)));
-    await announceAs(swarm.tracker.url, sha1, "127.0.20.30", 5001, "liar-manifest");
+    await announceAs(swarm.tracker.url, sha1, "127.0.20.30", PEER_PORT, "liar-manifest");
 
     const output = join(swarm.root, "from-liars.bin");
     const result = await runCli([...swarm.downloaderArgs, "download", sha1, "-o", output, "--bind", swarm.downloaderHost, "--json", "--no-seed"], { timeoutMs: 90_000 });

@@ -7,7 +7,7 @@ import { record } from "../helpers/report.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { socketPath } from "../../peer/daemon/control-client.js";
 import { canonicalBytes, type Manifest } from "../../peer/manifest/manifest.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
 import { http, postJson } from "../helpers/http.js";
 import { useSwarm, type Swarm } from "../helpers/swarm.js";
@@ -22,7 +22,7 @@ describe("the daemon's boundaries", () => {
   it("listens on the network only on its public port; the control API is a 0600 socket in a 0700 folder", async () => {
     const daemon = swarm.daemons[0]!;
     const listening = execFileSync("ss", ["-Hltnp"]).toString().split("\n").filter((line) => line.includes(`pid=${daemon.child.pid},`));
-    expect(listening.map((line) => line.trim().split(/\s+/)[3])).toEqual([`${daemon.host}:5001`]);
+    expect(listening.map((line) => line.trim().split(/\s+/)[3])).toEqual([`${daemon.host}:${PEER_PORT}`]);
     const socket = await stat(socketPath(daemon.dataDir));
     expect(socket.isSocket()).toBe(true);
     expect(socket.mode & 0o777).toBe(0o600);
@@ -41,7 +41,7 @@ describe("the daemon's boundaries", () => {
     await rename(shared, `${shared}.moved`);
     await symlink(secret, shared);
     for (const path of [`/v1/files/${sha1}`, `/v1/files/${sha1}/chunks/0`]) {
-      const res = await http(`http://${daemon.host}:5001${path}`);
+      const res = await http(`http://${daemon.host}:${PEER_PORT}${path}`);
       expect(res.status).toBe(410);
       expect(res.body.toString()).not.toContain("never serve this");
     }
@@ -49,7 +49,7 @@ describe("the daemon's boundaries", () => {
   });
 
   it("reads nothing outside the shares by any URL", async () => {
-    const host = `http://${swarm.daemons[1]!.host}:5001`;
+    const host = `http://${swarm.daemons[1]!.host}:${PEER_PORT}`;
     for (const path of ["/etc/passwd", "/v1/files/../../etc/passwd", "/v1/files/%2F..%2F..%2Fetc%2Fpasswd", `/v1/files/${"a".repeat(40)}/../../../etc/passwd`, "/..%5c..%5cetc/passwd"]) {
       const res = await http(`${host}${path}`);
       expect(res.status, path).toBeGreaterThanOrEqual(400);
@@ -81,10 +81,10 @@ describe("a manifest with a hostile name", () => {
       else res.end(bytes);
     });
     const host = `${swarm.subnet}.40`;
-    await new Promise<void>((resolve) => fake!.listen(5001, host, () => resolve()));
+    await new Promise<void>((resolve) => fake!.listen(PEER_PORT, host, () => resolve()));
     const announce = await postJson(
       `${swarm.tracker.url}/v1/files/${sha1}/peers`,
-      { peerId: `hostile-${sha1.slice(0, 8)}`, port: 5001, key: "hostile-key-0123456789", left: 0, file: { name: hostile.slice(0, 1000).replace(/[\u0000-\u001f]/g, "_"), size: bytes.length, chunkSize: MiB, manifestId: createHash("sha256").update(body).digest("hex") } },
+      { peerId: `hostile-${sha1.slice(0, 8)}`, port: PEER_PORT, key: "hostile-key-0123456789", left: 0, file: { name: hostile.slice(0, 1000).replace(/[\u0000-\u001f]/g, "_"), size: bytes.length, chunkSize: MiB, manifestId: createHash("sha256").update(body).digest("hex") } },
       host,
     );
     expect(announce.status).toBe(200);
@@ -113,7 +113,7 @@ describe("the tracker's limits", () => {
 
   const file = "c".repeat(40);
   const announce = (peerId: string, host: string, key = `${peerId}-key-0123456789`) =>
-    postJson(`${tracker.url}/v1/files/${file}/peers`, { peerId, port: 5001, key, left: 0 }, host);
+    postJson(`${tracker.url}/v1/files/${file}/peers`, { peerId, port: PEER_PORT, key, left: 0 }, host);
 
   it("lets a few peers behind one address in, but not one address fill a swarm", async () => {
     for (let i = 0; i < 4; i++) expect((await announce(`nat-${i}`, "127.0.23.2")).status).toBe(200);
