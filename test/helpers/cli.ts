@@ -69,20 +69,26 @@ export async function startDaemon(host: string, dataDir: string, tracker: string
   let log = "";
   child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`daemon on ${host} not ready: ${log}`)), 20_000);
+  const ready = await new Promise<true | Error>((resolve) => {
+    const timer = setTimeout(() => resolve(new Error(`daemon on ${host} not ready: ${log}`)), 20_000);
     const check = (): void => {
       if (log.includes("daemon ready")) {
         clearTimeout(timer);
-        resolve();
+        resolve(true);
       }
     };
     child.stderr?.on("data", check);
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`daemon on ${host} exited with ${code}: ${log}`));
+      resolve(new Error(`daemon on ${host} exited with ${code}: ${log}`));
     });
   });
+  if (ready !== true) {
+    // The caller gets no handle to stop it with: a daemon that is slow to start must not outlive the test.
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    await exited;
+    throw ready;
+  }
   return {
     host,
     port,
