@@ -1,4 +1,5 @@
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { limitConnections } from "../server/connection-limits.js";
 
 /**
  * The local tracker's front door. The tracker records the address Cloudflare's edge puts in
@@ -30,6 +31,13 @@ export const MAX_BODY_BYTES = 64 * 1024;
 
 /** No answer from wrangler dev, nor a byte of one, for this long: it is stuck, and the client is told so. */
 const UPSTREAM_IDLE_MS = 30_000;
+
+/**
+ * Connections one address may hold at once, and in all. A peer needs one or two; a machine of many peers
+ * behind one NAT address a few dozen. Each may hold up to MAX_BODY_BYTES for 10 s at most.
+ */
+const PER_ADDRESS = 64;
+const MAX_CONNECTIONS = 4096;
 
 export interface TrackerFront {
   server: Server;
@@ -114,7 +122,7 @@ export function startTrackerFront(host: string, port: number, upstreamPort: numb
       upstream.on("error", () => {
         if (answered) return;
         // A stuck wrangler dev would only keep the retry waiting as long again.
-        if (!retry && !timedOut) send(true);
+        if (!retry && !timedOut && !closing) send(true);
         else unanswered();
       });
       upstream.end(body);
@@ -149,8 +157,11 @@ export function startTrackerFront(host: string, port: number, upstreamPort: numb
     });
   };
 
-  // The headers timeout and the request timeout bound how long a client may take to send its request.
-  const server = createServer({ headersTimeout: 10_000, requestTimeout: 30_000 }, handle);
+  // The headers timeout and the request timeout bound how long a client may take to send its request
+  // (checked every second, not Node's default 30 s); one address holds at most PER_ADDRESS connections.
+  const server = createServer({ connectionsCheckingInterval: 1000, headersTimeout: 10_000, requestTimeout: 10_000 }, handle);
+  limitConnections(server, PER_ADDRESS, MAX_CONNECTIONS);
+  let closing = false;
   // A client that waits for 100 Continue before sending a body too large is told 413 instead, and sends nothing.
   server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
     if (declaredTooLarge(req)) {
@@ -169,6 +180,8 @@ export function startTrackerFront(host: string, port: number, upstreamPort: numb
         server,
         close: () =>
           new Promise<void>((done) => {
+            // Requests cut off by the close are not sent again: there is nobody to answer any more.
+            closing = true;
             server.close(() => done());
             server.closeAllConnections();
             agent.destroy();

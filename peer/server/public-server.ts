@@ -8,6 +8,7 @@ import type { Share } from "../state/share-registry.js";
 import { HttpError, sendError } from "./http-reply.js";
 import { readFully } from "../storage/read-fully.js";
 import { parseRange } from "./range.js";
+import { limitConnections } from "./connection-limits.js";
 import { OpenFiles, type Lease } from "./open-files.js";
 
 /**
@@ -44,22 +45,7 @@ export function createPublicServer(options: PublicServerOptions): Server {
   server.on("close", () => files.closeAll());
   server.keepAliveTimeout = 5_000;
   server.setTimeout(30_000, (socket) => socket.destroy());
-  server.maxConnections = options.maxConnections ?? 512;
-  const perAddress = new Map<string, number>();
-  server.on("connection", (socket) => {
-    const address = socket.remoteAddress ?? "";
-    const count = (perAddress.get(address) ?? 0) + 1;
-    if (count > PER_ADDRESS) {
-      socket.destroy();
-      return;
-    }
-    perAddress.set(address, count);
-    socket.once("close", () => {
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    });
-  });
+  limitConnections(server, PER_ADDRESS, options.maxConnections ?? 512);
   return server;
 }
 

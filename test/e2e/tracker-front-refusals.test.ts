@@ -63,9 +63,9 @@ function post(headers: Record<string, string>, body: Buffer, waitForContinue = f
   });
 }
 
-/** A raw connection from BAD_CLIENT; the caller destroys it. */
-async function rawConnection(): Promise<Socket> {
-  const socket = connect({ host: "127.0.0.1", port: trackerPort(), localAddress: BAD_CLIENT });
+/** A raw connection from `from` (BAD_CLIENT by default); the caller destroys it. */
+async function rawConnection(from = BAD_CLIENT): Promise<Socket> {
+  const socket = connect({ host: "127.0.0.1", port: trackerPort(), localAddress: from });
   socket.on("error", () => undefined);
   await new Promise<void>((resolve, reject) => {
     socket.once("connect", resolve);
@@ -136,7 +136,8 @@ describe("the local tracker after a refused or unfinished request", () => {
     const sockets: Socket[] = [];
     try {
       for (let i = 0; i < 130; i++) {
-        const socket = await rawConnection();
+        // From five addresses, each under the front's cap per address.
+        const socket = await rawConnection(i === 0 ? BAD_CLIENT : `127.0.31.${10 + (i % 5)}`);
         sockets.push(socket);
         socket.write(head("Content-Length: 1000") + "x");
       }
@@ -147,6 +148,20 @@ describe("the local tracker after a refused or unfinished request", () => {
       const answer = firstBytes(first, PROMPT_MS);
       first.write("x".repeat(999));
       expect(await answer).toMatch(/^HTTP\/1\.1 400 /);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+
+  it("closes connections past its cap from one address at once, and serves other clients", async () => {
+    const sockets: Socket[] = [];
+    try {
+      for (let i = 0; i < 80; i++) sockets.push(await rawConnection("127.0.31.20"));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const closed = sockets.filter((socket) => socket.destroyed || socket.readableEnded).length;
+      expect(closed).toBeGreaterThanOrEqual(80 - 64);
+      expect(closed).toBeLessThan(80);
+      await expectNextRequestPrompt();
     } finally {
       for (const socket of sockets) socket.destroy();
     }
