@@ -85,6 +85,8 @@ export const Errors = {
   fileHashMismatch: err("FILE_HASH_MISMATCH", "integrity"),
   allPeersLied: err("ALL_PEERS_LIED", "integrity"),
   diskFull: err("DISK_FULL", "io"),
+  /** The download's partial file was swapped (for a link or another file) under it: it is not written. */
+  partialFileReplaced: err("PARTIAL_FILE_REPLACED", "io"),
   io: err("IO_ERROR", "io"),
   daemonUnreachable: err("DAEMON_UNREACHABLE", "network"),
   daemonRunning: err("DAEMON_RUNNING", "conflict"),

@@ -1,6 +1,6 @@
 import { stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
-import { Errors, fromFsError, type P2PError } from "../errors.js";
+import { Errors, fromFsError, P2PError } from "../errors.js";
 import { safeFileName } from "./safe-name.js";
 
 /** Where a download lands: `-o` as a file path, `-o` as an existing folder, or the current folder. */
@@ -39,6 +39,7 @@ export function partPathFor(destination: string): string {
  * all (/proc answers ENOENT to a create in a folder that exists).
  */
 export async function unwritableDestination(error: unknown, destination: string): Promise<P2PError> {
+  if (error instanceof P2PError) return error;
   const folder = dirname(destination);
   const hint = "choose another -o, in a folder you can write to";
   switch ((error as NodeJS.ErrnoException | undefined)?.code) {

@@ -1,6 +1,7 @@
 import { constants } from "node:fs";
 import { open, rename, unlink, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
+import { Errors } from "../errors.js";
 import { syncDir } from "../state/atomic-file.js";
 import { readFully } from "./read-fully.js";
 
@@ -49,20 +50,24 @@ export class FileChunkStore implements ChunkStore {
    * Opens the partial file, creating it at its full size (sparse) if it is new or the wrong size. A new one
    * gets the mode any new file gets (0666 less the umask, as curl's and Transmission's do): it becomes the
    * downloaded file by a rename, which keeps the mode. It is created afresh (O_EXCL, after removing what was
-   * there), so that it never keeps the mode of an older file, nor writes through a link someone put there.
+   * there), so that it never keeps the mode of an older file. No open of it follows a symbolic link
+   * (O_NOFOLLOW): a link put where a resumed partial file was is removed and the file made afresh, and the
+   * direct descriptor, opened by path after the first, must be the same file (openDirect).
    */
   static async open(path: string, size: number, chunkSize: number, mustExist: boolean): Promise<{ store: FileChunkStore; reused: boolean }> {
     let handle: FileHandle | null = null;
     let reused = false;
     if (mustExist) {
       try {
-        handle = await open(path, "r+");
-        reused = (await handle.stat()).size === size;
+        handle = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
+        const info = await handle.stat();
+        reused = info.isFile() && info.size === size;
         if (!reused) {
           await handle.close();
           handle = null;
         }
       } catch {
+        // Gone, a link (ELOOP), or unreadable: made afresh below.
         handle = null;
       }
     }
@@ -70,11 +75,16 @@ export class FileChunkStore implements ChunkStore {
       await unlink(path).catch((error: NodeJS.ErrnoException) => {
         if (error.code !== "ENOENT") throw error;
       });
-      handle = await open(path, "wx+", 0o666);
+      handle = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o666);
       await handle.truncate(size);
     }
-    const direct = aligned(chunkSize) ? await openDirect(path) : null;
-    return { store: new FileChunkStore(handle, direct, path, chunkSize), reused };
+    try {
+      const direct = aligned(chunkSize) ? await openDirect(path, handle) : null;
+      return { store: new FileChunkStore(handle, direct, path, chunkSize), reused };
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Whether writes still go around the page cache (false once the system refused it). */
@@ -152,15 +162,37 @@ export class FileChunkStore implements ChunkStore {
   }
 }
 
-/** A second descriptor for the file with O_DIRECT, or null where the system has none (or refuses it). */
-async function openDirect(path: string): Promise<FileHandle | null> {
+/**
+ * A second descriptor for the file `first` holds, with O_DIRECT, or null where the system has none (or
+ * refuses it). It is opened by path, so it must be checked to be that file: something swapped in at the
+ * path between the two opens (a link, another file) would otherwise get the chunks written through it.
+ */
+export async function openDirect(path: string, first: FileHandle): Promise<FileHandle | null> {
   const flag = (constants as { O_DIRECT?: number }).O_DIRECT;
   if (flag === undefined) return null;
+  let direct: FileHandle;
   try {
-    return await open(path, constants.O_RDWR | flag);
-  } catch {
+    direct = await open(path, constants.O_RDWR | constants.O_NOFOLLOW | flag);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ELOOP") throw replaced(path, "a symbolic link");
     return null;
   }
+  const [expected, found] = await Promise.all([first.stat(), direct.stat()]).catch(async (error: unknown) => {
+    await direct.close().catch(() => undefined);
+    throw error;
+  });
+  if (expected.dev !== found.dev || expected.ino !== found.ino) {
+    await direct.close().catch(() => undefined);
+    throw replaced(path, "another file");
+  }
+  return direct;
+}
+
+function replaced(path: string, by: string): Error {
+  return Errors.partialFileReplaced(
+    `${path} was replaced by ${by} while the download opened it`,
+    "nothing was written to it; remove it if it is not yours and run the same command again",
+  );
 }
 
 async function writeAll(handle: FileHandle, data: Buffer, position: number): Promise<void> {

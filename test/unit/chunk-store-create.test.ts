@@ -58,3 +58,36 @@ describe("FileChunkStore.open", () => {
     expect((await lstat(path)).isFile()).toBe(true);
   });
 });
+
+describe("FileChunkStore.open on resume", () => {
+  it("does not resume through a symbolic link put where the partial file was: the link's target is untouched", async () => {
+    const target = join(dir, "resume-victim");
+    // Exactly the partial file's size, so that it would pass for one.
+    const original = Buffer.alloc(8192, 7);
+    await writeFile(target, original);
+    const path = join(dir, "resume-linked.part");
+    await symlink(target, path);
+    const { store, reused } = await FileChunkStore.open(path, original.length, 4096, true);
+    try {
+      expect(reused).toBe(false);
+      await store.write(0, Buffer.alloc(4096, 1));
+      await store.sync();
+    } finally {
+      await store.close();
+    }
+    expect((await readFile(target)).equals(original)).toBe(true);
+    expect((await lstat(path)).isFile()).toBe(true);
+  });
+
+  it("resumes the partial file itself when it is there", async () => {
+    const path = join(dir, "resume-own.part");
+    await writeFile(path, Buffer.alloc(8192, 3));
+    const { store, reused } = await FileChunkStore.open(path, 8192, 4096, true);
+    try {
+      expect(reused).toBe(true);
+      expect((await store.read(1, 4096)).equals(Buffer.alloc(4096, 3))).toBe(true);
+    } finally {
+      await store.close();
+    }
+  });
+});

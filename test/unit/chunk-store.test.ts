@@ -1,11 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
-import { mkdtemp, open, readFile, rm } from "node:fs/promises";
+import { mkdtemp, open, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BufferPool } from "../../peer/download/buffer-pool.js";
-import { FileChunkStore } from "../../peer/storage/chunk-store.js";
+import { P2PError } from "../../peer/errors.js";
+import { FileChunkStore, openDirect } from "../../peer/storage/chunk-store.js";
 
 /**
  * The partial file on a real file system: whole chunks from pooled (page-aligned) buffers go around the
@@ -77,5 +78,47 @@ describe("FileChunkStore", () => {
       await store.close();
     }
     expect((await readFile(path)).equals(content)).toBe(true);
+  });
+});
+
+describe("the direct descriptor, opened by path after the first", () => {
+  /** The code openDirect fails with, or "opened" (its descriptor then closed). */
+  async function reopenFails(path: string, firstPath: string): Promise<string> {
+    const first = await open(firstPath, "r+");
+    try {
+      const direct = await openDirect(path, first);
+      await direct?.close();
+      return direct === null ? "no direct I/O" : "opened";
+    } catch (error) {
+      return error instanceof P2PError ? error.code : String(error);
+    } finally {
+      await first.close();
+    }
+  }
+
+  it("is the file the first descriptor holds", async (ctx) => {
+    if (!directAvailable) ctx.skip();
+    const path = join(dir, "same.part");
+    await writeFile(path, Buffer.alloc(4096));
+    expect(await reopenFails(path, path)).toBe("opened");
+  });
+
+  it("is refused when another file was put at the path, which is left untouched", async (ctx) => {
+    if (!directAvailable) ctx.skip();
+    const ours = join(dir, "ours.part");
+    const other = join(dir, "swapped-in.part");
+    await writeFile(ours, Buffer.alloc(4096));
+    await writeFile(other, "someone else's");
+    expect(await reopenFails(other, ours)).toBe("PARTIAL_FILE_REPLACED");
+    expect(await readFile(other, "utf8")).toBe("someone else's");
+  });
+
+  it("is refused when a symbolic link was put at the path, even to the same file", async (ctx) => {
+    if (!directAvailable) ctx.skip();
+    const ours = join(dir, "linked-ours.part");
+    const link = join(dir, "link.part");
+    await writeFile(ours, Buffer.alloc(4096));
+    await symlink(ours, link);
+    expect(await reopenFails(link, ours)).toBe("PARTIAL_FILE_REPLACED");
   });
 });
