@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { constants } from "node:os";
 
 /**
@@ -13,6 +14,9 @@ import { constants } from "node:os";
 
 /** How long wrangler gets to stop after SIGTERM before the group is killed. */
 const STOP_GRACE_MS = 5_000;
+
+/** How long what wrangler started gets to end after wrangler itself is gone. */
+const EXIT_GRACE_MS = 2_000;
 
 const [program, ...args] = process.argv.slice(2);
 if (program === undefined) {
@@ -46,6 +50,55 @@ child.on("error", (error) => {
   process.stderr.write(`tracker-guard: cannot run ${program}: ${error.message}\n`);
   process.exit(1);
 });
+/** The other live processes of the guard's group, where /proc tells (Linux); null where it cannot. */
+function othersInGroup(): number[] | null {
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return null;
+  }
+  const others: number[] = [];
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      // After "(command) ": state, parent, group.
+      const [state, , group] = readFileSync(`/proc/${name}/stat`, "latin1").replace(/^.*\) /s, "").split(" ");
+      if (state !== "Z" && Number(group) === process.pid) others.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return others;
+}
+
+// wrangler gone (stopped, crashed or killed): whatever it started (its CLI, workerd) goes too, then the
+// guard, with wrangler's code. They get SIGTERM (the guard, in the same group, lets its own copy pass), and
+// SIGKILL after a grace: wrangler's CLI does not always end on SIGTERM once its parent is gone.
 child.on("exit", (code, signal) => {
-  process.exit(code ?? 128 + (signal === null ? 0 : constants.signals[signal]));
+  stopping = true;
+  const status = code ?? 128 + (signal === null ? 0 : constants.signals[signal]);
+  try {
+    process.kill(-process.pid, "SIGTERM");
+  } catch {
+    // The group is gone.
+  }
+  const deadline = Date.now() + EXIT_GRACE_MS;
+  const check = (): void => {
+    const others = othersInGroup();
+    if (others !== null && others.length === 0) process.exit(status);
+    if (Date.now() < deadline) {
+      setTimeout(check, 100);
+      return;
+    }
+    for (const pid of others ?? []) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    process.exit(status);
+  };
+  check();
 });

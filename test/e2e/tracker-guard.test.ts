@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, it } from "vitest";
 import { newRunMark, processesMarked, RUN_MARK } from "../helpers/leftover-processes.js";
+import { startLocalTracker } from "../../peer/cli/local-tracker.js";
 import { freePort } from "../helpers/tracker.js";
 
 const LOCAL_TRACKER = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "dist", "peer", "cli", "local-tracker.js");
@@ -38,7 +40,50 @@ setInterval(() => undefined, 1000);`;
     expect(processesMarked(mark, others)).toEqual([]);
   } finally {
     starter.kill("SIGKILL");
-    for (const { pid } of processesMarked(mark, new Set())) process.kill(pid, "SIGKILL");
+    for (const { pid } of processesMarked(mark, new Set())) killQuietly(pid);
+    await rm(persistTo, { recursive: true, force: true });
+  }
+});
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // Gone meanwhile.
+  }
+}
+
+/** The live processes of process group `pgid`, from /proc (field 5 of stat is the group). */
+function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const fields = readFileSync(`/proc/${name}/stat`, "latin1").replace(/^.*\) /s, "").split(" ");
+      if (fields[0] !== "Z" && Number(fields[2]) === pgid) members.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return members;
+}
+
+it("when wrangler dies by itself, workerd goes with it", async () => {
+  const persistTo = await mkdtemp(join(tmpdir(), "p2p-guard-"));
+  const tracker = await startLocalTracker({ host: "127.0.0.1", port: await freePort(), persistTo });
+  const group = tracker.process.pid ?? 0;
+  try {
+    // wrangler's own first process (node .../bin/wrangler.js), not the guard, whose arguments name it too.
+    const wrangler = groupMembers(group).find((pid) => readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0")[1]?.endsWith("bin/wrangler.js"));
+    expect(wrangler).toBeDefined();
+    expect(groupMembers(group).length).toBeGreaterThanOrEqual(3);
+    process.kill(wrangler!, "SIGKILL");
+    const deadline = Date.now() + 10_000;
+    while (groupMembers(group).length > 0 && Date.now() < deadline) await sleep(100);
+    expect(groupMembers(group)).toEqual([]);
+  } finally {
+    for (const pid of groupMembers(group)) killQuietly(pid);
+    await tracker.stop("SIGKILL");
     await rm(persistTo, { recursive: true, force: true });
   }
 });
