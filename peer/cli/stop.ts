@@ -30,7 +30,7 @@ export function untilStopped(stop?: AbortSignal): Promise<StopCause> {
  * a tracker that does not answer), and at once on a second SIGINT or SIGTERM: the user asked twice. Only for
  * a process that is ending (the deadline's timer does not itself keep it alive), never for an in-process run.
  */
-export function exitWithin(deadlineMs: number): void {
+export function exitWithin(deadlineMs: number, cause: NodeJS.Signals): void {
   const again = (signal: NodeJS.Signals): void => {
     process.stderr.write(`p2p: ${signal} again: exiting now\n`);
     process.exit(128 + constants.signals[signal]);
@@ -39,7 +39,8 @@ export function exitWithin(deadlineMs: number): void {
   process.once("SIGTERM", again);
   setTimeout(() => {
     process.stderr.write(`p2p: still stopping after ${deadlineMs / 1000} s: exiting now\n`);
-    // By now the command has usually returned and set the exit code; if not, the stop did not finish.
-    process.exit(process.exitCode ?? 1);
+    // By now the command has usually returned and set the exit code; if not, the stop did not finish, and
+    // the process ends as the signal would have ended it (130 for SIGINT, 143 for SIGTERM), not as a bug (1).
+    process.exit(process.exitCode ?? 128 + constants.signals[cause]);
   }, deadlineMs).unref();
 }

@@ -20,16 +20,17 @@ export function addServeOptions(command: Command): Command {
 }
 
 /** A stop's own limits (downloads 2 s, `stopped` 2 s) keep it shorter; this bounds whatever else is open. */
-const STOP_DEADLINE_MS = 5000;
+export const STOP_DEADLINE_MS = 5000;
 
 /**
  * Runs until SIGINT, SIGTERM or `stop`, then tells the tracker `stopped` and returns (exit 0). Stopped by a
- * signal, the process exits within STOP_DEADLINE_MS, at once on a second signal.
+ * signal, the process exits within `deadlineMs` (what the caller still does after this returns included),
+ * at once on a second signal.
  */
-export async function serveUntilSignal(daemon: RunningDaemon, stop?: AbortSignal): Promise<void> {
+export async function serveUntilSignal(daemon: RunningDaemon, stop?: AbortSignal, deadlineMs = STOP_DEADLINE_MS): Promise<void> {
   const cause = await untilStopped(stop);
   process.stderr.write("p2p: stopping (telling the tracker)...\n");
-  if (cause !== "aborted") exitWithin(STOP_DEADLINE_MS);
+  if (cause !== "aborted") exitWithin(deadlineMs, cause);
   await daemon.close();
 }
 

@@ -1,10 +1,9 @@
 import type { Command } from "commander";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { startDaemon } from "../../daemon/daemon.js";
-import { globals } from "../context.js";
 import { startLocalTracker } from "../local-tracker.js";
 import { parseFixedPort, parseListenHost } from "../options.js";
-import { addServeOptions, serveUntilSignal, type ServeOptions } from "./daemon.js";
+import { addServeOptions, serveUntilSignal, STOP_DEADLINE_MS, type ServeOptions } from "./daemon.js";
 import { checkListenAddress } from "../local-addresses.js";
 import { trackerReach } from "./tracker.js";
 
@@ -26,21 +25,22 @@ export function registerUp(program: Command, stop?: AbortSignal): void {
       .option("--tracker-host <address>", "address the tracker listens on: 127.0.0.1 (this machine only), 0.0.0.0 (every address), or one of this machine's", parseListenHost, "127.0.0.1")
       .option("--tracker-port <port>", "port the tracker listens on", parseFixedPort, 8787),
   ).action(async (options: UpOptions, command: Command) => {
-    const { dataDir } = globals(command);
+    // Not globals(): up ignores the tracker setting, so a malformed P2P_TRACKER must not stop it.
+    const dataDir = resolve(command.optsWithGlobals<{ dataDir: string }>().dataDir);
     await checkListenAddress(options.trackerHost, "--tracker-host");
     await checkListenAddress(options.host, "--host");
     const reach = trackerReach(options.trackerHost, options.trackerPort, "--tracker-host");
     // `up` runs its own tracker: a --tracker naming another would be silently ignored, so it is said.
     const given = command.optsWithGlobals<{ tracker: string }>().tracker;
-    if (command.parent?.getOptionValueSource("tracker") === "cli" && given !== reach.url) {
-      process.stderr.write(`p2p: up runs its own tracker; --tracker ${given} is not used\n`);
-    }
+    const setting = command.parent?.getOptionValueSource("tracker") === "cli" ? "--tracker" : process.env["P2P_TRACKER"] !== undefined ? "P2P_TRACKER" : null;
+    if (setting !== null && given !== reach.url) process.stderr.write(`p2p: up runs its own tracker; ${setting} ${given} is not used\n`);
     const tracker = await startLocalTracker({ host: options.trackerHost, port: options.trackerPort, persistTo: join(dataDir, "tracker"), stdio: "inherit" });
     try {
       const daemon = await startDaemon({ host: options.host, port: options.port, tracker: reach.url, dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
       process.stderr.write(`p2p: ${reach.note}\n`);
       process.stderr.write(`p2p: tracker at ${reach.url}; daemon on port ${daemon.publicPort} with ${daemon.registry.list().length} shares, announcing to it; Ctrl-C stops both\n`);
-      await serveUntilSignal(daemon, stop);
+      // The deadline covers the tracker's stop after the daemon's (the guard gives wrangler up to 5 s).
+      await serveUntilSignal(daemon, stop, STOP_DEADLINE_MS + 5000);
     } finally {
       await tracker.stop();
     }
