@@ -10,7 +10,7 @@ import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import { unlessCancelled } from "./cancel.js";
 import { partPathFor, refuseExisting, resolveDestination, unwritableDestination } from "./destination.js";
 import { Run } from "./download-run.js";
-import { finishInPlace, type FinishedInPlace } from "./finish.js";
+import { adoptExisting, finishInPlace, type FinishedInPlace } from "./finish.js";
 import { fetchManifest } from "./manifest-fetch.js";
 import type { FetchLimits } from "./peer-http.js";
 import { PeerPool } from "./peer-pool.js";
@@ -95,7 +95,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   let record = await loadDownload(dataDir, sha1);
   // Interrupted after its rename: only the bookkeeping is left, which needs neither the tracker nor a peer.
   const inPlace = record === null ? null : await finishInPlace(dataDir, record, options.output, options.seed, options.registry);
-  if (record !== null && inPlace !== null) return settledEarlier(record.manifest, inPlace);
+  if (record !== null && inPlace !== null && inPlace !== "another file") return settledEarlier(record.manifest, inPlace);
   const signal = options.signal;
   const pool = new PeerPool(sha1, tracker, options.exclude ?? new Set(), options.localAddress);
   try {
@@ -104,6 +104,12 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
     const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, pool.add(listed.peers), limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
     const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);
+    // Already the file (a run stopped in its last steps): settled as downloaded rather than refused. Read
+    // once at most: finishInPlace may have found it another file already.
+    if (!options.force && !(inPlace === "another file" && destination === record?.destination)) {
+      const found = await adoptExisting(dataDir, manifest, destination, record?.partPath ?? null, options.seed, options.registry);
+      if (found !== null) return settledEarlier(manifest, found);
+    }
     await refuseExisting(destination, options.force);
     if (record !== null && record.destination !== destination) {
       await unlink(record.partPath).catch(() => undefined);
@@ -136,7 +142,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   }
 }
 
-/** The result of a download that a rerun found renamed into place, with only its bookkeeping left. */
+/** The result of a download that a rerun found already at its destination, with only its bookkeeping left. */
 function settledEarlier(manifest: Manifest, inPlace: FinishedInPlace): DownloadResult {
   const { sha1, name, size } = manifest;
   return { sha1, path: inPlace.destination, name, size, manifestId: idOf(manifest), manifest, bytesFetched: 0, resumedBytes: size, peers: [], share: inPlace.share };

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { stat } from "node:fs/promises";
+import { stat, unlink } from "node:fs/promises";
 import { fromFsError } from "../errors.js";
 import type { Manifest } from "../manifest/manifest.js";
 import { removeDownload, type DownloadRecord } from "../state/download-state.js";
@@ -38,8 +38,8 @@ export interface FinishedInPlace {
 /**
  * A download interrupted between the rename and the removal of its record: its partial file is gone and
  * its destination holds the file. Settles it, or returns null when the record describes anything else: a
- * download to go on with, another destination, or a destination that holds something else (which is then
- * refused, or replaced with --force, as any existing file is).
+ * download to go on with, or another destination; "another file" when the destination holds something
+ * else (which is then refused, or replaced with --force, as any existing file is).
  */
 export async function finishInPlace(
   dataDir: string,
@@ -47,12 +47,31 @@ export async function finishInPlace(
   output: string | undefined,
   seed: boolean,
   registry?: ShareRegistry,
-): Promise<FinishedInPlace | null> {
+): Promise<FinishedInPlace | "another file" | null> {
   const { manifest } = record;
   const destination = await resolveDestination(output ?? record.destination, manifest.name, manifest.sha1);
   if (destination !== record.destination) return null;
   if ((await stat(record.partPath).catch(() => null)) !== null) return null;
+  if (!(await holdsFile(destination, manifest))) return (await stat(destination).catch(() => null)) === null ? null : "another file";
+  return { destination, share: await settle(dataDir, manifest, destination, seed, registry) };
+}
+
+/**
+ * A destination that exists when a download (without --force) would start: if it already is the file, it
+ * is settled as downloaded, with whatever is left of a record of this file removed (a run stopped after its
+ * rename whose checkpoint was already gone, or whose CLI was stopped before it heard; or a copy put there
+ * by hand). Null when it is anything else, which the caller refuses.
+ */
+export async function adoptExisting(
+  dataDir: string,
+  manifest: Manifest,
+  destination: string,
+  leftoverPart: string | null,
+  seed: boolean,
+  registry?: ShareRegistry,
+): Promise<FinishedInPlace | null> {
   if (!(await holdsFile(destination, manifest))) return null;
+  if (leftoverPart !== null) await unlink(leftoverPart).catch(() => undefined);
   return { destination, share: await settle(dataDir, manifest, destination, seed, registry) };
 }
 

@@ -1,6 +1,6 @@
 import type { ChildProcess } from "node:child_process";
 import { existsSync, watch, type FSWatcher } from "node:fs";
-import { copyFile, mkdir, readFile, realpath, stat, unlink } from "node:fs/promises";
+import { copyFile, mkdir, readFile, realpath, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { download } from "../../peer/download/downloader.js";
@@ -187,6 +187,50 @@ describe("a download interrupted after its file was renamed into place, before t
   });
 });
 
+describe("a destination that already holds the file, without --force", () => {
+  it("after the record's checkpoint was removed (its journal and manifest left): the same command settles it (path, exit 0, shared, nothing left)", async () => {
+    const c = await freshCase();
+    const output = join(c.out, "small.bin");
+    await copyFile(small.path, output);
+    // What a kill between the checkpoint's removal and the journal's leaves (finish.ts, step 3).
+    await writeFile(join(c.dataDir, "downloads", `${small.sha1}.journal`), Buffer.alloc(8));
+    await writeFile(join(c.dataDir, "downloads", `${small.sha1}.manifest`), "{}");
+    const rerun = await runCli([...c.args, "download", small.sha1, "-o", output, "--bind", host(5), "--json"]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    expect(JSON.parse(rerun.stdout)).toMatchObject({ path: output, bytesFetched: 0, shared: true });
+    await expectSettled(c, small.sha1, output);
+  });
+
+  it("through a daemon, with -o the folder: settled and served", async () => {
+    const c = await freshCase();
+    const output = join(c.out, "small.bin");
+    await copyFile(small.path, output);
+    const daemon = await startDaemon(host(11), c.dataDir, swarm.tracker.url);
+    try {
+      const rerun = await runCli([...c.args, "download", small.sha1, "-o", c.out, "--json"]);
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(JSON.parse(rerun.stdout)).toMatchObject({ path: output, bytesFetched: 0, shared: true, seeding: true });
+      await expectSettled(c, small.sha1, output);
+      expect((await http(`http://${host(11)}:${PEER_PORT}/v1/files/${small.sha1}/chunks/2`)).body).toHaveLength(5);
+    } finally {
+      await daemon.stop("SIGKILL");
+    }
+  });
+
+  it("another file, even of the same size, is still refused (exit 7) and left as it was", async () => {
+    const c = await freshCase();
+    const output = join(c.out, "small.bin");
+    const other = Buffer.from(await readFile(small.path));
+    other.writeUInt8(other.readUInt8(0) ^ 1, 0);
+    await writeFile(output, other);
+    const rerun = await runCli([...c.args, "download", small.sha1, "-o", output, "--bind", host(5)]);
+    expect(rerun.code, rerun.stderr).toBe(7);
+    expect(rerun.stderr).toMatch(/already exists/);
+    expect((await readFile(output)).equals(other)).toBe(true);
+    expect((await sharesOf(c.dataDir)).has(small.sha1)).toBe(false);
+  });
+});
+
 describe("Ctrl-C and kill -9 at each step around the end of a download", () => {
   /**
    * Runs a standalone download of the small file and sends `signal` at the `nth` file-system event it causes
@@ -244,20 +288,15 @@ describe("Ctrl-C and kill -9 at each step around the end of a download", () => {
     expect(outcomes.completed).toBeGreaterThan(0);
   });
 
-  it("kill -9: the rerun completes whatever was left (or finds it complete, shared and settled)", { timeout: 60_000 }, async () => {
+  it("kill -9: the rerun completes whatever was left, the file in place without its checkpoint included", { timeout: 60_000 }, async () => {
     for (const nth of points) {
       const { c, output, command, result } = await signalledAt("SIGKILL", nth);
       if (result.signal === "SIGKILL") {
         if (existsSync(output)) expect(await sha1File(output), "nothing but a complete file at the destination").toBe(small.sha1);
-        const checkpointLeft = recordFiles(c.dataDir, small.sha1).includes(".json");
+        // Whatever was left, the file in place with or without its checkpoint included, the same command completes it.
         const rerun = await runCli(command);
-        if (!checkpointLeft && rerun.code === 7) {
-          // Killed after the download had settled: the file and its share are there; the record's other files may remain.
-          expect(await sha1File(output)).toBe(small.sha1);
-          expect((await sharesOf(c.dataDir)).get(small.sha1), `${nth}`).toBe(await realpath(output));
-          continue;
-        }
         expect(rerun.code, `${nth}: ${rerun.stderr}`).toBe(0);
+        expect((JSON.parse(rerun.stdout) as { path: string }).path).toBe(output);
       } else {
         expect(result.code, result.stderr).toBe(0);
       }
