@@ -1,6 +1,6 @@
 import { createServer } from "node:net";
 import { networkInterfaces } from "node:os";
-import { normalizeIp } from "../../common/ip.js";
+import { hostPort, normalizeIp } from "../../common/ip.js";
 import { Errors } from "../errors.js";
 
 /** This machine's addresses, as listen and dial options need them: which are loopback, which reach out, which exist. */
@@ -45,3 +45,31 @@ export async function checkListenAddress(host: string, flag: string): Promise<vo
   throw Errors.usage(`${flag} ${host} is not an address of this machine`, `pass one of its addresses (${addresses}), or 0.0.0.0 for all of them`);
 }
 
+/**
+ * How peers on this machine should reach a tracker listening on host:port. The tracker records the address
+ * a peer's connection comes from, and a connection to 127.0.0.1 comes from 127.0.0.1: recorded so, it sends
+ * other machines to themselves. A connection to one of this machine's own outward addresses comes from that
+ * address, so peers here dial the tracker there: the listen address when it is one, the first outward
+ * address when the tracker listens on all of them. `outward` is false when other machines cannot reach it.
+ */
+function trackerUrlForLocalPeers(host: string, port: number): { url: string; outward: boolean } {
+  if (isWildcard(host)) {
+    const first = outwardAddresses(host === "0.0.0.0")[0];
+    return first === undefined ? { url: `http://127.0.0.1:${port}`, outward: false } : { url: `http://${hostPort(first, port)}`, outward: true };
+  }
+  return { url: `http://${hostPort(host, port)}`, outward: !isLoopback(host) };
+}
+
+/** What to tell the user about who can reach a tracker listening on host:port; `flag` is the option that sets it. */
+export function trackerReach(host: string, port: number, flag: string): { url: string; outward: boolean; note: string } {
+  const { url, outward } = trackerUrlForLocalPeers(host, port);
+  if (outward) {
+    // Listening everywhere, the address peers here dial was picked; on a machine with several, say how to pick.
+    const picked = isWildcard(host) ? ` (this machine's first address; ${flag} <address> picks another)` : "";
+    return { url, outward, note: `other machines reach the tracker at ${url}${picked}: p2p --tracker ${url} download <sha1>` };
+  }
+  const note = isWildcard(host)
+    ? "this machine has no address but loopback, so only it can reach the tracker"
+    : `the tracker listens on ${host} only, which other machines cannot reach (to serve them: ${flag} 0.0.0.0, or one of this machine's addresses)`;
+  return { url, outward, note };
+}

@@ -5,6 +5,7 @@ import { connect, createServer } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Errors } from "../errors.js";
+import { isWildcard } from "./local-addresses.js";
 import { startTrackerFront, type TrackerFront } from "./tracker-front.js";
 
 /**
@@ -132,7 +133,7 @@ function addressTaken(options: LocalTrackerOptions): Error {
 /** Whether something already accepts connections on host:port (another tracker, say). */
 function portTaken(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: host === "0.0.0.0" ? "127.0.0.1" : host, port });
+    const socket = connect({ host: isWildcard(host) ? "127.0.0.1" : host, port });
     socket.setTimeout(1000);
     socket.once("connect", () => {
       socket.destroy();
@@ -164,7 +165,7 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
   killOnExit(child);
   const exited = new Promise<void>((done) => child.once("exit", () => done()));
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
-  const url = `http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${options.port}`;
+  const url = `http://${isWildcard(options.host) ? "127.0.0.1" : host}:${options.port}`;
   let front: TrackerFront | null = null;
   const stop = async (signal: NodeJS.Signals = "SIGTERM"): Promise<void> => {
     await front?.close();

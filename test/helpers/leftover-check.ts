@@ -14,11 +14,11 @@ export default function setup(): () => Promise<void> {
   process.env[RUN_MARK] = mark;
   return async () => {
     const self = new Set([process.pid]);
-    let left: Leftover[] = processesMarked(mark, self);
+    let left: Leftover[] = processesMarked(mark, self, process.pid);
     const deadline = Date.now() + GRACE_MS;
     while (left.length > 0 && Date.now() < deadline) {
       await sleep(250);
-      left = processesMarked(mark, self);
+      left = processesMarked(mark, self, process.pid);
     }
     if (left.length === 0) return;
     for (const { pid } of left) {

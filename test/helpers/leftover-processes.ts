@@ -26,8 +26,12 @@ function readProc(pid: string, file: string): string | null {
   }
 }
 
-/** Live processes (zombies aside) whose environment carries `mark`, except `exceptPids` and vitest's own workers. */
-export function processesMarked(mark: string, exceptPids: ReadonlySet<number>): Leftover[] {
+/**
+ * Live processes (zombies aside) whose environment carries `mark`, except `exceptPids`, the children of
+ * `runnerPid` (the runner's own: its pool workers, vite's esbuild, the worker project's workerd; tests run
+ * in pool workers, so what a test starts is a grandchild at least) and vitest's own helpers by name.
+ */
+export function processesMarked(mark: string, exceptPids: ReadonlySet<number>, runnerPid?: number): Leftover[] {
   const wanted = `${RUN_MARK}=${mark}`;
   const found: Leftover[] = [];
   for (const name of readdirSync("/proc")) {
@@ -36,8 +40,9 @@ export function processesMarked(mark: string, exceptPids: ReadonlySet<number>): 
     if (exceptPids.has(pid)) continue;
     const environ = readProc(name, "environ");
     if (environ === null || !environ.split("\0").includes(wanted)) continue;
-    const state = /^\d+ \(.*\) (\S)/s.exec(readProc(name, "stat") ?? "")?.[1];
+    const [state, parent] = (readProc(name, "stat") ?? "").replace(/^.*\) /s, "").split(" ");
     if (state === undefined || state === "Z" || state === "X") continue;
+    if (runnerPid !== undefined && Number(parent) === runnerPid) continue;
     const command = (readProc(name, "cmdline") ?? "").split("\0").join(" ").trim();
     // The runner's own helpers carry the mark too (its pool workers, vite's esbuild service): not the tests'.
     if (/node_modules\/(vitest|tinypool|@esbuild|esbuild)\//.test(command)) continue;

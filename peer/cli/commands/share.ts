@@ -5,7 +5,7 @@ import { controlJson, daemonRunning } from "../../daemon/control-client.js";
 import { startDaemon } from "../../daemon/daemon.js";
 import { Errors, fromFsError } from "../../errors.js";
 import { globals, printJson } from "../context.js";
-import { checkListenAddress } from "../local-addresses.js";
+import { checkListenAddress, isLoopback } from "../local-addresses.js";
 import { addServeOptions, serveUntilSignal, type ServeOptions } from "./daemon.js";
 
 interface ShareReply {
@@ -32,9 +32,8 @@ async function checkShareable(path: string): Promise<void> {
 /** The command another machine runs to download the file: it needs the tracker's URL, which the share was announced to. */
 function downloadHint(sha1: string, tracker: string): string {
   const command = `p2p --tracker ${tracker} download ${sha1}`;
-  const host = new URL(tracker).hostname;
-  const loopback = host === "localhost" || host.startsWith("127.") || host === "[::1]";
-  return loopback
+  // A URL's IPv6 host keeps its brackets.
+  return isLoopback(new URL(tracker).hostname.replace(/^\[(.*)\]$/, "$1"))
     ? `download it with: ${command} (this machine only: for other machines, serve the tracker on an address they reach, e.g. p2p up --tracker-host 0.0.0.0)`
     : `download it elsewhere with: ${command}`;
 }

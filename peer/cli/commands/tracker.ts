@@ -1,41 +1,11 @@
 import type { Command } from "commander";
 import { join, resolve } from "node:path";
-import { hostPort } from "../../../common/ip.js";
 import { defaultDataDir } from "../../config.js";
 import { Errors } from "../../errors.js";
-import { checkListenAddress, isLoopback, isWildcard, outwardAddresses } from "../local-addresses.js";
+import { checkListenAddress, trackerReach } from "../local-addresses.js";
 import { startLocalTracker } from "../local-tracker.js";
 import { parseFixedPort, parseListenHost, parseTrackerVar } from "../options.js";
 import { untilStopped } from "../stop.js";
-
-/**
- * How peers on this machine should reach a tracker listening on host:port. The tracker records the address
- * a peer's connection comes from, and a connection to 127.0.0.1 comes from 127.0.0.1: recorded so, it sends
- * other machines to themselves. A connection to one of this machine's own outward addresses comes from that
- * address, so peers here dial the tracker there: the listen address when it is one, the first outward
- * address when the tracker listens on all of them. `outward` is false when other machines cannot reach it.
- */
-function trackerUrlForLocalPeers(host: string, port: number): { url: string; outward: boolean } {
-  if (isWildcard(host)) {
-    const first = outwardAddresses(host === "0.0.0.0")[0];
-    return first === undefined ? { url: `http://127.0.0.1:${port}`, outward: false } : { url: `http://${hostPort(first, port)}`, outward: true };
-  }
-  return { url: `http://${hostPort(host, port)}`, outward: !isLoopback(host) };
-}
-
-/** What to tell the user about who can reach a tracker listening on host:port; `flag` is the option that sets it. */
-export function trackerReach(host: string, port: number, flag: string): { url: string; outward: boolean; note: string } {
-  const { url, outward } = trackerUrlForLocalPeers(host, port);
-  if (outward) {
-    // Listening everywhere, the address peers here dial was picked; on a machine with several, say how to pick.
-    const picked = isWildcard(host) ? ` (this machine's first address; ${flag} <address> picks another)` : "";
-    return { url, outward, note: `other machines reach the tracker at ${url}${picked}: p2p --tracker ${url} download <sha1>` };
-  }
-  const note = isWildcard(host)
-    ? "this machine has no address but loopback, so only it can reach the tracker"
-    : `the tracker listens on ${host} only, which other machines cannot reach (to serve them: ${flag} 0.0.0.0, or one of this machine's addresses)`;
-  return { url, outward, note };
-}
 
 export function registerTracker(program: Command, stop?: AbortSignal): void {
   program

@@ -4,8 +4,7 @@ import { startDaemon } from "../../daemon/daemon.js";
 import { startLocalTracker } from "../local-tracker.js";
 import { parseFixedPort, parseListenHost } from "../options.js";
 import { addServeOptions, serveUntilSignal, STOP_DEADLINE_MS, type ServeOptions } from "./daemon.js";
-import { checkListenAddress } from "../local-addresses.js";
-import { trackerReach } from "./tracker.js";
+import { checkListenAddress, trackerReach } from "../local-addresses.js";
 
 interface UpOptions extends ServeOptions {
   trackerHost: string;
