@@ -32,6 +32,11 @@ export interface DaemonOptions {
 
 /** How long a stop waits for running downloads to end (each checks its signal at least every 250 ms). */
 const DOWNLOADS_STOP_GRACE_MS = 2000;
+/**
+ * How long a request for a file waits for the download of it whose control connection closed (Ctrl-C) to
+ * end: the same command run again at once must not be refused while that download is still stopping.
+ */
+const CANCELLED_DOWNLOAD_WAIT_MS = 5000;
 /** The time limit of a `stopped` announce: a tracker that does not answer must not hold a stop for long. */
 const STOPPED_ANNOUNCE_LIMIT_MS = 2000;
 
@@ -90,6 +95,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const announcer = new Announcer(tracker, stopTracker, identity, publicPort, options.announceHost, shareIsIntact, log);
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
   const downloads = new Map<string, DownloadProgress | null>();
+  /** The download of each file running now: the signal of the request that asked for it (none for a resumed one), and its end. */
+  const runs = new Map<string, { request: AbortSignal | undefined; ended: Promise<void> }>();
 
   const addShare = async (path: string): Promise<{ share: Share; announced: boolean }> => {
     const share = await makeShare(path);
@@ -97,8 +104,19 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     return { share, announced: await announcer.start(share) };
   };
 
-  const runDownload = async (body: DownloadBody, emit?: (event: unknown) => void, signal?: AbortSignal): Promise<DownloadReply> => {
-    if (downloads.has(body.sha1)) throw Errors.daemonRunning(`${body.sha1} is already being downloaded by this daemon`);
+  const runDownload = async (body: DownloadBody, emit?: (event: unknown) => void, signal?: AbortSignal, request?: AbortSignal): Promise<DownloadReply> => {
+    const previous = runs.get(body.sha1);
+    if (previous !== undefined) {
+      // Another command still waits for that download: this one is refused. One whose command is gone
+      // (its connection closed: Ctrl-C) is being cancelled, and its end is only a moment away.
+      if (previous.request?.aborted !== true) throw Errors.daemonRunning(`${body.sha1} is already being downloaded by this daemon`);
+      await settled(new Set([previous.ended]), CANCELLED_DOWNLOAD_WAIT_MS);
+      if (runs.has(body.sha1)) {
+        throw Errors.daemonRunning(`${body.sha1} is already being downloaded by this daemon (an interrupted download of it is still stopping)`, "run the same command again in a moment");
+      }
+    }
+    let end = (): void => undefined;
+    runs.set(body.sha1, { request, ended: new Promise<void>((resolve) => (end = resolve)) });
     downloads.set(body.sha1, null);
     try {
       const result = await download({
@@ -122,6 +140,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return downloadReply(result, true);
     } finally {
       downloads.delete(body.sha1);
+      runs.delete(body.sha1);
+      end();
     }
   };
 
@@ -134,7 +154,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     if (stopping.signal.aborted) {
       return Promise.reject(Errors.daemonUnreachable("the daemon is stopping", "run the same command again once it has stopped: without a daemon it runs the download itself"));
     }
-    const run = runDownload(body, emit, signal === undefined ? stopping.signal : AbortSignal.any([signal, stopping.signal])).catch((error: unknown) => {
+    const run = runDownload(body, emit, signal === undefined ? stopping.signal : AbortSignal.any([signal, stopping.signal]), signal).catch((error: unknown) => {
       if (stopping.signal.aborted && error instanceof P2PError && error.code === "CANCELLED") {
         throw Errors.daemonUnreachable("the daemon stopped during the download", "what it verified is kept: the next `p2p daemon` resumes it, or run the same command again");
       }

@@ -3,7 +3,8 @@ import { existsSync, watch, type FSWatcher } from "node:fs";
 import { copyFile, mkdir, readFile, realpath, stat, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { download } from "../../peer/download/downloader.js";
+import { controlDownload } from "../../peer/daemon/control-client.js";
+import { download, type DownloadReply } from "../../peer/download/downloader.js";
 import { TrackerClient } from "../../peer/tracker-client/tracker-client.js";
 import { runCli, startCli, startDaemon, type CliResult, PEER_PORT } from "../helpers/cli.js";
 import { randomFile, sha1File } from "../helpers/files.js";
@@ -76,10 +77,14 @@ async function until(what: string, check: () => Promise<boolean>, ms = 10_000): 
 
 /** Waits until a download has saved its first checkpoint and written 8 chunks, well before its end. */
 async function untilMidway(child: ChildProcess, dataDir: string, sha1: string): Promise<void> {
+  await untilMidwayOf(() => child.exitCode !== null || child.signalCode !== null, dataDir, sha1);
+}
+
+async function untilMidwayOf(ended: () => boolean, dataDir: string, sha1: string): Promise<void> {
   const journal = join(dataDir, "downloads", `${sha1}.journal`);
   const chunks = async (): Promise<number> => ((await stat(journal).catch(() => null))?.size ?? 0) / 4;
   while (!(recordFiles(dataDir, sha1).includes(".json") && (await chunks()) >= 8)) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error("the download ended before its middle");
+    if (ended()) throw new Error("the download ended before its middle");
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -139,6 +144,57 @@ describe("Ctrl-C in the middle of a download", () => {
       expect((JSON.parse(rerun.stdout) as { resumedBytes: number }).resumedBytes).toBeGreaterThan(0);
       await expectSettled(c, big.sha1, output, false);
     } finally {
+      await daemon.stop("SIGKILL");
+    }
+  });
+});
+
+describe("the same command again at once, after a Ctrl-C through a daemon", () => {
+  /**
+   * The CLI's side of it in this process (what `p2p download` does through a daemon, without a process's
+   * start-up between the two requests): the second request reaches the daemon while it is still ending the
+   * first download, whatever the machine's speed.
+   */
+  it("waits for the daemon to end the cancelled download, then resumes it (not refused as already downloading)", async () => {
+    const c = await freshCase();
+    const daemon = await startDaemon(host(12), c.dataDir, swarm.tracker.url);
+    try {
+      const output = join(c.out, "big.bin");
+      const body = { sha1: big.sha1, output, force: false, seed: false };
+      const ctrlC = new AbortController();
+      const first = controlDownload<DownloadReply>(c.dataDir, body, () => undefined, ctrlC.signal);
+      const firstEnded = first.then(
+        () => true,
+        () => true,
+      );
+      let ended = false;
+      void firstEnded.then(() => (ended = true));
+      await untilMidwayOf(() => ended, c.dataDir, big.sha1);
+      ctrlC.abort();
+      await expect(first).rejects.toMatchObject({ code: "DAEMON_UNREACHABLE" });
+      const again = await controlDownload<DownloadReply>(c.dataDir, body, () => undefined);
+      expect(again.path).toBe(output);
+      expect(again.resumedBytes).toBeGreaterThan(0);
+      await expectSettled(c, big.sha1, output, false);
+    } finally {
+      await daemon.stop("SIGKILL");
+    }
+  });
+
+  it("two commands downloading the same file through one daemon at once: the second is still refused (exit 7)", async () => {
+    const c = await freshCase();
+    const daemon = await startDaemon(host(13), c.dataDir, swarm.tracker.url);
+    const first = startCli([...c.args, "download", big.sha1, "-o", join(c.out, "first.bin"), "--no-seed"]);
+    try {
+      await untilMidway(first.child, c.dataDir, big.sha1);
+      const second = await runCli([...c.args, "download", big.sha1, "-o", join(c.out, "second.bin"), "--no-seed"]);
+      expect(second.code, second.stderr).toBe(7);
+      expect(second.stderr).toMatch(/already being downloaded by this daemon/);
+      const done = await first.done;
+      expect(done.code, done.stderr).toBe(0);
+      expect(await sha1File(join(c.out, "first.bin"))).toBe(big.sha1);
+    } finally {
+      first.child.kill("SIGKILL");
       await daemon.stop("SIGKILL");
     }
   });
