@@ -129,10 +129,14 @@ async function expectFinishedOrResumable(host: string, paths: Paths, daemons: Da
 const moments: Array<{ name: string; last: number; reached: (paths: Paths) => boolean; outcomes: Outcome[] }> = [
   // The daemon may stop before the CLI reaches it; the CLI then runs the download itself or names the daemon it lost.
   { name: "as the CLI asks for the download", last: 10, reached: () => true, outcomes: ["finished", "resumable", "not started"] },
-  { name: "as the download starts (partial file created)", last: 11, reached: (p) => existsSync(p.partial), outcomes: ["resumable"] },
-  { name: "mid-download (8 chunks written)", last: 12, reached: (p) => fileSize(p.journal) >= 8 * 4, outcomes: ["resumable"] },
-  // The download is done but not yet shared or announced: the window that hung the daemon.
-  { name: "as the download finishes (file renamed into place)", last: 13, reached: (p) => existsSync(p.destination), outcomes: ["finished"] },
+  // A fast machine can finish the download before the daemon handles the signal: then it is finished
+  // (byte-identical, shared, and off the tracker after the stop: expectFinishedOrResumable checks).
+  { name: "as the download starts (partial file created)", last: 11, reached: (p) => existsSync(p.partial), outcomes: ["resumable", "finished"] },
+  { name: "mid-download (8 chunks written)", last: 12, reached: (p) => fileSize(p.journal) >= 8 * 4, outcomes: ["resumable", "finished"] },
+  // Seen from here, the file in place means the download is over or all but: the gap between its rename
+  // and its share being announced (the window that hung the daemon) is too short to stop it in from
+  // outside; the announcer's unit tests cover that order.
+  { name: "once the download has finished (file in place)", last: 13, reached: (p) => existsSync(p.destination), outcomes: ["finished"] },
 ];
 
 describe("a daemon stopped with SIGTERM during a download", () => {
