@@ -6,6 +6,10 @@ import { Errors, P2PError } from "../errors.js";
  * Once the finishing step has begun (every chunk verified and written), the download completes and the
  * CLI prints its path and exits 0: stopping it then would save nothing. Either way a second Ctrl-C ends the
  * process at once, which the state on disk survives as it survives kill -9 (finish.ts).
+ *
+ * The listener stays until the process exits (a signal listener does not keep it alive): a Ctrl-C that
+ * lands once the download has ended, as the CLI prints its result or exits, changes nothing, where the
+ * default handler would kill the process and hide the result it had just printed.
  */
 
 export class DownloadInterrupt {
@@ -26,7 +30,7 @@ export class DownloadInterrupt {
     return this.controller.signal;
   }
 
-  /** The download reported its finishing step: Ctrl-C no longer stops it. */
+  /** The download reported its finishing step, or has ended: Ctrl-C no longer stops it. */
   finishingBegun(): void {
     this.finishing = true;
   }
@@ -38,9 +42,5 @@ export class DownloadInterrupt {
   explain(error: unknown): unknown {
     const causedByInterrupt = error instanceof P2PError && (error.code === "CANCELLED" || error.code === "DAEMON_UNREACHABLE");
     return this.signal.aborted && causedByInterrupt ? Errors.interrupted("download interrupted: run the same command again to resume it (verified chunks are kept)") : error;
-  }
-
-  dispose(): void {
-    process.off("SIGINT", this.onSigint);
   }
 }

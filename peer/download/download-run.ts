@@ -128,6 +128,10 @@ export class Run {
     if (this.failure !== null) this.hasher.release();
     await Promise.all(this.writing);
     if (this.failure !== null) throw this.failure;
+    // A cancel before this point stops the download, even one that came as the last chunks landed (the loop
+    // ends when they are all in, without looking at it again): whoever cancelled has not been told it was
+    // finishing, and a CLI that said "interrupted" must not find the download completed behind it.
+    throwIfCancelled(this.options.signal);
     // Every chunk is verified and on disk: from here on the download finishes, cancelled or not (a Ctrl-C
     // now would only cost a rerun its SHA-1), and says so (the CLI then lets it finish).
     this.finishing = true;

@@ -97,6 +97,15 @@ function expectInterrupted(result: CliResult): void {
   expect(result.stderr).toMatch(/^p2p: download interrupted.*run the same command again/);
 }
 
+/**
+ * Killed by a Ctrl-C that came once the CLI had printed its whole result, as it exits: its SIGINT listener
+ * is there until the end, but Node puts the default handler back while it tears the process down, and no
+ * code of ours runs then. The download was over (the caller checks it is settled); the result is what counts.
+ */
+function endedAfterItsResult(result: CliResult): boolean {
+  return result.signal === "SIGINT" && result.stdout.endsWith("}\n");
+}
+
 /** The download is over in every respect: the whole file at `output`, shared (when asked), no record left. */
 async function expectSettled(c: Case, sha1: string, output: string, shared = true): Promise<void> {
   expect(await sha1File(output)).toBe(sha1);
@@ -312,7 +321,11 @@ describe("Ctrl-C and kill -9 at each step around the end of a download", () => {
     }
   }
 
-  /** Every event from the last chunk's (two before the rename into place) to the last, and every sixth before. */
+  /**
+   * Every event from the last chunk's (two before the rename into place) to the last, and every sixth before,
+   * as counted in one run: inotify coalesces events, so a later run's nth event need not be the same step (or
+   * come at all). The points spread the signal over the download; each outcome is checked, not its step.
+   */
   let points: number[] = [];
 
   beforeAll(async () => {
@@ -328,7 +341,7 @@ describe("Ctrl-C and kill -9 at each step around the end of a download", () => {
     const outcomes = { completed: 0, interrupted: 0 };
     for (const nth of points) {
       const { c, output, command, result } = await signalledAt("SIGINT", nth);
-      if (result.code === 0) {
+      if (result.code === 0 || endedAfterItsResult(result)) {
         outcomes.completed++;
         expect((JSON.parse(result.stdout) as { path: string }).path).toBe(output);
       } else {
@@ -340,8 +353,38 @@ describe("Ctrl-C and kill -9 at each step around the end of a download", () => {
       }
       await expectSettled(c, small.sha1, output);
     }
-    expect(outcomes.interrupted).toBeGreaterThan(0);
+    // The last points come after the rename (or, with fewer events this time, never): those complete. Whether
+    // any point lands before the finishing step depends on how fast this machine runs a 3-chunk download
+    // against the watcher: the next test makes that case certain.
     expect(outcomes.completed).toBeGreaterThan(0);
+  });
+
+  it("Ctrl-C before the finishing step (here, in this process, at the first chunk written) always stops the download, state kept; the same command completes it", async () => {
+    const c = await freshCase();
+    const output = join(c.out, "small.bin");
+    const cancel = new AbortController();
+    const seen: boolean[] = [];
+    const stopped = download({
+      sha1: small.sha1,
+      output,
+      force: false,
+      seed: true,
+      dataDir: c.dataDir,
+      tracker: new TrackerClient(swarm.tracker.url, host(8)),
+      localAddress: host(8),
+      signal: cancel.signal,
+      onProgress: (progress) => {
+        seen.push(progress.finishing);
+        if (!progress.finishing) cancel.abort();
+      },
+    });
+    await expect(stopped).rejects.toMatchObject({ code: "CANCELLED" });
+    expect(seen).not.toContain(true);
+    expect(existsSync(output), "nothing but a complete file at the destination").toBe(false);
+    expect(recordFiles(c.dataDir, small.sha1)).toContain(".json");
+    const rerun = await runCli([...c.args, "download", small.sha1, "-o", output, "--bind", host(5), "--json"]);
+    expect(rerun.code, rerun.stderr).toBe(0);
+    await expectSettled(c, small.sha1, output);
   });
 
   it("kill -9: the rerun completes whatever was left, the file in place without its checkpoint included", { timeout: 60_000 }, async () => {
@@ -358,6 +401,17 @@ describe("Ctrl-C and kill -9 at each step around the end of a download", () => {
       }
       await expectSettled(c, small.sha1, output);
     }
+  });
+
+  it("Ctrl-C as the result is printed: the whole result, the download settled (exit 0, or killed as the process exits)", async () => {
+    const c = await freshCase();
+    const output = join(c.out, "small.bin");
+    const run = startCli([...c.args, "download", small.sha1, "-o", output, "--bind", host(5), "--json"]);
+    run.child.stdout?.once("data", () => run.child.kill("SIGINT"));
+    const result = await run.done;
+    if (result.code !== 0) expect(endedAfterItsResult(result), `${String(result.signal)} ${result.stderr}`).toBe(true);
+    expect((JSON.parse(result.stdout) as { path: string }).path).toBe(output);
+    await expectSettled(c, small.sha1, output);
   });
 
   it("a download cancelled once its finishing step has begun still completes", async () => {

@@ -58,10 +58,11 @@ export function registerDownload(program: Command): void {
           });
           result = downloadReply(done, false);
         }
+        // Done: a Ctrl-C from here on (as the result is printed) is ignored, not the download's end.
+        interrupt.finishingBegun();
       } catch (error) {
         throw interrupt.explain(error);
       } finally {
-        interrupt.dispose();
         bar.done();
       }
       if (json) {
