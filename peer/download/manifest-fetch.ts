@@ -29,7 +29,7 @@ export async function fetchManifest(
     }
   }
   if (candidates.length === 0) {
-    throw Errors.noPeers(`the tracker lists no peer for ${sha1} that this machine can download from`, "try again when a peer that has the file is online");
+    throw Errors.noPeers(`no tracker lists a peer for ${sha1} that this machine can download from`, "try again when a peer that has the file is online");
   }
   throw Errors.manifestMismatch(`no peer sent a valid manifest for ${sha1}: ${problems.slice(0, 3).join("; ")}`);
 }
