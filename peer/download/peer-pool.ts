@@ -46,6 +46,11 @@ export class PeerPool {
     return { source: sources[0] === undefined ? "unknown" : sourceKind(sources[0]), sources };
   }
 
+  /** Resolves once every source asked so far has answered (their peers added) or failed. */
+  sourcesAnswered(): Promise<void> {
+    return this.finder.quiet();
+  }
+
   /** From now on every peer that arrives goes to `take`, which returns how many it accepted. */
   feed(take: (keys: string[]) => number): void {
     this.taker = take;
@@ -58,10 +63,13 @@ export class PeerPool {
    */
   async discover(signal?: AbortSignal): Promise<string[]> {
     const first: string[] = [];
+    let open = true;
     const round = await unlessCancelled(
-      this.finder.round(this.sha1, (candidates) => this.take(candidates, (keys) => (first.push(...keys), keys.length)), signal),
+      // Answers after the first are kept in the pool (and go to the taker once there is one), not listed here.
+      this.finder.round(this.sha1, (candidates) => this.take(candidates, (keys) => (open ? first.push(...keys) : 0)), signal),
       signal,
     );
+    open = false;
     if (round.taken === 0 && round.answered === 0 && round.failures.length > 0) throw failureOfAll(round.failures);
     return first;
   }

@@ -32,6 +32,8 @@ export interface RoundResult {
 export class PeerFinder {
   readonly table: CandidateTable;
   private readonly closing = new AbortController();
+  /** Look-ups on their way, of this round or an earlier one. */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(
     private readonly sources: readonly PeerSource[],
@@ -58,8 +60,9 @@ export class PeerFinder {
         if (candidates.length > 0) result.taken += take(candidates);
       };
       for (const source of this.sources) {
-        source
-          .find(sha1, lookup)
+        const looking = source.find(sha1, lookup);
+        this.track(looking);
+        looking
           .then(
             (peers) => answer(source, peers),
             (error: unknown) => void result.failures.push({ source: source.name, error: error instanceof Error ? error : new Error(String(error)) }),
@@ -72,7 +75,21 @@ export class PeerFinder {
     });
   }
 
+  /** Resolves once every look-up on its way has answered or failed (at once if none is). */
+  async quiet(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
   close(): void {
     this.closing.abort();
+  }
+
+  private track(looking: Promise<unknown>): void {
+    const settled = looking.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inFlight.add(settled);
+    void settled.then(() => this.inFlight.delete(settled));
   }
 }

@@ -1,4 +1,5 @@
 import { copyFile } from "node:fs/promises";
+import { createServer as createHttpServer, request } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -58,6 +59,29 @@ async function until(what: string, check: () => Promise<boolean>, ms = 10_000): 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+}
+
+/** A front for a tracker that answers each request `ms` late: a slow network path, on 127.0.50.x. */
+async function lateFront(host: string, tracker: string, ms: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createHttpServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on("data", (part: Buffer) => parts.push(part));
+    req.on("end", () => {
+      const upstream = request(new URL(req.url ?? "/", tracker), { method: req.method, headers: req.headers }, (reply) => {
+        const body: Buffer[] = [];
+        reply.on("data", (part: Buffer) => body.push(part));
+        reply.on("end", () => setTimeout(() => res.writeHead(reply.statusCode ?? 502, reply.headers).end(Buffer.concat(body)), ms));
+      });
+      upstream.on("error", () => res.writeHead(502).end());
+      upstream.end(Buffer.concat(parts));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const address = server.address();
+  return {
+    url: `http://${host}:${typeof address === "object" && address !== null ? address.port : 0}`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
 }
 
 const trackerArgs = (...urls: string[]): string[] => urls.flatMap((url) => ["--tracker", url]);
@@ -192,6 +216,45 @@ describe("several trackers", () => {
     const env = await runCli(["--data-dir", join(dir.path, "bad-2"), "download", sha1], { env: { P2P_TRACKER: `${first.url}, ftp://127.0.50.41/` } });
     expect(env.code).toBe(2);
     expect(env.stderr).toContain('P2P_TRACKER "ftp://127.0.50.41/" is not a tracker URL');
+  });
+
+  it("a tracker that answers first with only a stale peer does not fail a download another tracker's peer can serve", async () => {
+    const daemon = await daemonAt("127.0.50.71", "sharer-stale", [second.url]);
+    const source = join(dir.path, "stale.bin");
+    const sha1 = await randomFile(source, 2 * MiB);
+    const shared = await runCli(["--data-dir", daemon.dataDir, "share", source, "--json"]);
+    expect(shared.code).toBe(0);
+    const { manifestId } = JSON.parse(shared.stdout) as { manifestId: string };
+    // A tracker of its own (the boundary, stubbed): it answers at once, with the file's record (so the
+    // download need not wait for the other tracker) and a peer that is gone.
+    const stalePort = await freePort();
+    const stub = createHttpServer((req, res) => {
+      const peers = req.url?.includes("/peers") === true;
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(
+        JSON.stringify(
+          peers
+            ? { interval: 30, peers: [{ peerId: "p2p-stale", ip: "127.0.50.72", port: stalePort, complete: true }] }
+            : { sha1, file: { name: "stale.bin", size: 2 * MiB, chunkSize: MiB, manifestId }, complete: 1, incomplete: 0 },
+        ),
+      );
+    });
+    await new Promise<void>((resolve) => stub.listen(0, "127.0.50.73", resolve));
+    // The tracker that knows the sharer answers 300 ms late, after the stale peer has already failed.
+    const late = await lateFront("127.0.50.75", second.url, 300);
+    try {
+      const address = stub.address();
+      const stubUrl = `http://127.0.50.73:${typeof address === "object" && address !== null ? address.port : 0}`;
+      const output = join(dir.path, "stale-out.bin");
+      const result = await runCli([...trackerArgs(stubUrl, late.url), "--data-dir", join(dir.path, "downloader-stale"), "download", sha1, "-o", output, "--no-seed", "--bind", "127.0.50.74", "--json"]);
+      expect(result.code, result.stderr).toBe(0);
+      expect(await sha1File(output)).toBe(sha1);
+      const peers = (JSON.parse(result.stdout) as { peers: PeerLine[] }).peers;
+      expect(peers.find((p) => p.host === "127.0.50.71")).toMatchObject({ sources: [`tracker:${late.url}`] });
+    } finally {
+      await late.close();
+      await new Promise((resolve) => stub.close(resolve));
+    }
   });
 
   it("P2P_TRACKER lists several trackers, comma-separated, all used", async () => {

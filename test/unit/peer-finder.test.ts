@@ -103,4 +103,21 @@ describe("the peer finder", () => {
     await new Promise((resolve) => setImmediate(resolve));
     expect(handed).toBe(1);
   });
+
+  it("quiet() waits for the look-ups still on their way, and is at once when none is", async () => {
+    const slow = heldSource("tracker:slow");
+    const fast = heldSource("tracker:fast");
+    const finder = new PeerFinder([slow, fast]);
+    await finder.quiet();
+    const round = finder.round(sha1, (candidates) => candidates.length);
+    fast.answer([peer(10)]);
+    await round;
+    let quiet = false;
+    const waiting = finder.quiet().then(() => (quiet = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(quiet).toBe(false);
+    slow.fail(new Error("down"));
+    await waiting;
+    expect(quiet).toBe(true);
+  });
 });
