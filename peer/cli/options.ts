@@ -61,3 +61,31 @@ export function parsePositiveInt(raw: string): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError("must be a whole number of 1 or more");
   return value;
 }
+
+/** Collects a repeated option's values in order (commander calls it once per occurrence). */
+export function collect(raw: string, previous: string[] = []): string[] {
+  return [...previous, raw];
+}
+
+/** P2P_TRACKER's list: comma-separated URLs; blanks around and between commas are ignored. */
+export function splitTrackerList(raw: string): string[] {
+  return raw
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+}
+
+/**
+ * The trackers to use, each its own tier (docs/architecture.md): every value checked as one tracker URL,
+ * duplicates (after normalising) dropped, order kept. Returns the first bad value instead, so that the caller
+ * can name it and where it came from.
+ */
+export function trackerUrls(raws: readonly string[]): { urls: string[] } | { bad: string } {
+  const urls: string[] = [];
+  for (const raw of raws) {
+    const url = trackerUrlOrNull(raw);
+    if (url === null) return { bad: raw };
+    if (!urls.includes(url)) urls.push(url);
+  }
+  return urls.length === 0 ? { bad: "" } : { urls };
+}

@@ -1,7 +1,8 @@
 import { Command, CommanderError } from "commander";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { defaultDataDir, defaultTracker } from "../config.js";
+import { defaultDataDir } from "../config.js";
+import { DEFAULT_TRACKER_URL } from "../../common/constants.js";
 import { EXIT_CODES } from "../errors.js";
 import { registerDaemon } from "./commands/daemon.js";
 import { registerDownload } from "./commands/download.js";
@@ -10,6 +11,7 @@ import { registerShare } from "./commands/share.js";
 import { registerTracker } from "./commands/tracker.js";
 import { registerUp } from "./commands/up.js";
 import { reportFailure } from "./fail.js";
+import { collect } from "./options.js";
 import { projectRoot } from "./local-tracker.js";
 
 /** The package's version, from the package.json beside wrangler.toml. */
@@ -23,7 +25,7 @@ export function buildProgram(stop?: AbortSignal): Command {
   const program = new Command("p2p")
     .description("peer-to-peer file sharing: share a file, get its SHA-1; download it by that SHA-1 from every peer that has it")
     .version(packageVersion(), "-V, --version", "print the version")
-    .option("--tracker <url>", "tracker URL (env P2P_TRACKER)", defaultTracker())
+    .option("--tracker <url>", `tracker URL; repeat for several, all used at once (env P2P_TRACKER, comma-separated; default ${DEFAULT_TRACKER_URL})`, collect)
     .option("--data-dir <dir>", "state folder; also how the CLI finds its daemon (env P2P_DATA_DIR)", defaultDataDir())
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `p2p: ${text}` : text) });

@@ -4,7 +4,7 @@ import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import type { Identity } from "./identity.js";
 
 /**
- * Keeps the tracker told about every share: `started` when it begins, a re-announce at the interval the
+ * Keeps one tracker told about every share (announcers.ts runs one per tracker): `started` when it begins, a re-announce at the interval the
  * tracker gives, `stopped` when it ends. A failed announce is retried sooner, with backoff and jitter; a
  * share whose file changed is withdrawn (checked before each announce).
  *
@@ -13,7 +13,18 @@ import type { Identity } from "./identity.js";
  * closed the announcer starts nothing. Otherwise a `started` sent during a daemon's stop lists a dead peer,
  * and its re-announce timer keeps the stopped daemon's process alive for good.
  */
+/** How announcing to one tracker went, for `p2p status`: the last announce, and the last that worked. */
+export interface TrackerHealth {
+  url: string;
+  /** Whether the last announce (of any share) reached the tracker; null before the first. */
+  ok: boolean | null;
+  lastAnnounceAt: string | null;
+  lastSuccessAt: string | null;
+  lastError: string | null;
+}
+
 export class Announcer {
+  private readonly health: TrackerHealth;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly failures = new Map<string, number>();
   /** The shares being announced, each with the token of the start that owns its announces. */
@@ -29,7 +40,13 @@ export class Announcer {
     private readonly claimedIp: string | undefined,
     private readonly isIntact: (share: Share) => Promise<boolean>,
     private readonly log: (line: string) => void,
-  ) {}
+  ) {
+    this.health = { url: tracker.baseUrl, ok: null, lastAnnounceAt: null, lastSuccessAt: null, lastError: null };
+  }
+
+  status(): TrackerHealth {
+    return { ...this.health };
+  }
 
   /** Starts announcing; resolves with whether the first announce reached the tracker (false once closed). */
   start(share: Share): Promise<boolean> {
@@ -86,11 +103,15 @@ export class Announcer {
       this.failures.delete(share.sha1);
       delayMs = reply.interval * 1000;
       reached = true;
+      const at = new Date().toISOString();
+      Object.assign(this.health, { ok: true, lastAnnounceAt: at, lastSuccessAt: at });
     } catch (error) {
       const failures = (this.failures.get(share.sha1) ?? 0) + 1;
       this.failures.set(share.sha1, failures);
       delayMs = Math.min(1000 * 2 ** failures, 60_000);
-      this.log(`announce of ${share.sha1} failed (${error instanceof Error ? error.message : String(error)}); retrying`);
+      const why = error instanceof Error ? error.message : String(error);
+      Object.assign(this.health, { ok: false, lastAnnounceAt: new Date().toISOString(), lastError: why });
+      this.log(`announce of ${share.sha1} to ${this.tracker.baseUrl} failed (${why}); retrying`);
     }
     const owner = this.active.get(share.sha1);
     if (owner !== token) {

@@ -10,20 +10,22 @@ import { downloadsDir, loadDownload } from "../state/download-state.js";
 import { ShareRegistry, type Share } from "../state/share-registry.js";
 import { TrackerClient } from "../tracker-client/tracker-client.js";
 import { Announcer } from "./announcer.js";
+import { Announcers } from "./announcers.js";
 import { daemonRunning, socketPath } from "./control-client.js";
 import { startControlServer, type DownloadBody } from "./control-server.js";
 import { loadIdentity } from "./identity.js";
 import { makeShare } from "./make-share.js";
 
 /**
- * The peer daemon: serves what this user shares on the public port, keeps the tracker told, runs downloads
+ * The peer daemon: serves what this user shares on the public port, keeps every tracker told, runs downloads
  * for the CLI, and resumes what it was doing after a restart. One per data dir.
  */
 
 export interface DaemonOptions {
   host: string;
   port: number;
-  tracker: string;
+  /** Every tracker, each announced to on its own (announcers.ts) and asked for peers at once. */
+  trackers: readonly string[];
   dataDir: string;
   /** The address the tracker should record, where it must differ from the connection's (LAN, tests). */
   announceHost?: string;
@@ -72,7 +74,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const registry = await ShareRegistry.open(options.dataDir);
   const identity = await loadIdentity(options.dataDir);
   const localAddress = options.host === "0.0.0.0" || options.host === "::" ? undefined : options.host;
-  const tracker = new TrackerClient(options.tracker, localAddress);
+  const trackers = options.trackers.map((url) => new TrackerClient(url, localAddress));
 
   let uploadedBytes = 0;
   const publicServer = createPublicServer({
@@ -91,8 +93,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ? Errors.daemonRunning(`port ${options.port} on ${options.host} is in use`, "stop what uses it, or pass --port")
       : error;
   });
-  const stopTracker = new TrackerClient(options.tracker, localAddress, STOPPED_ANNOUNCE_LIMIT_MS);
-  const announcer = new Announcer(tracker, stopTracker, identity, publicPort, options.announceHost, shareIsIntact, log);
+  const announcer = new Announcers(
+    trackers.map((tracker) => {
+      const stopTracker = new TrackerClient(tracker.baseUrl, localAddress, STOPPED_ANNOUNCE_LIMIT_MS);
+      return new Announcer(tracker, stopTracker, identity, publicPort, options.announceHost, shareIsIntact, log);
+    }),
+  );
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
   const downloads = new Map<string, DownloadProgress | null>();
   /** The download of each file running now: the signal of the request that asked for it (none for a resumed one), and its end. */
@@ -125,7 +131,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         seed: body.seed,
         registry,
         dataDir: options.dataDir,
-        tracker,
+        trackers,
         exclude: self,
         ...(body.output === undefined ? {} : { output: body.output }),
         ...(localAddress === undefined ? {} : { localAddress }),
@@ -173,7 +179,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     status: () => ({
       pid: process.pid,
       dataDir: options.dataDir,
-      tracker: options.tracker,
+      trackers: announcer.status(),
       public: { host: options.host, port: publicPort },
       shares: registry.list().length,
       uploadedBytes,

@@ -88,6 +88,12 @@ export class Run {
     this.hasher = new FileHasher(count, lengthOf, (i) => this.written[i] === 1, this.worker, (i, target, length) => store.readInto(i, target, length), scratch, maxHeld);
     this.id = idOf(manifest);
     for (const key of pool.connections.keys()) this.scheduler.addPeer(key);
+    // Peers a slower source names later (another tracker's answer) join at once, not at the next refill.
+    pool.feed((keys) => {
+      const taken = keys.filter((key) => this.scheduler.addPeer(key)).length;
+      if (taken > 0) this.wake();
+      return taken;
+    });
   }
 
   async execute(): Promise<DownloadResult> {
@@ -171,7 +177,7 @@ export class Run {
       resumedBytes: this.resumedBytes,
       peers: this.scheduler.stats().map((p) => {
         const { ip, port } = this.pool.get(p.key).address;
-        return { host: ip, port, bytes: p.bytes, strikes: p.strikes, banned: p.banned };
+        return { host: ip, port, ...this.pool.origin(p.key), bytes: p.bytes, strikes: p.strikes, banned: p.banned };
       }),
       share,
     };
@@ -191,7 +197,7 @@ export class Run {
   }
 
   /**
-   * No request in flight and nobody to ask: get peers from the tracker again. A peer that keeps failing is
+   * No request in flight and nobody to ask: get peers from the sources again. A peer that keeps failing is
    * revived by a refill, so the budget runs from the last chunk that arrived, not from this call.
    */
   private async refill(): Promise<void> {
@@ -199,12 +205,12 @@ export class Run {
     this.refilling = true;
     try {
       const budget = this.noPeersBudgetMs - (Date.now() - this.lastProgress);
-      if (budget <= 0) throw this.pool.noPeersError(null);
+      if (budget <= 0) throw this.pool.noPeersError([]);
       if (this.refills++ > 0) {
         const backoff = Math.min(250 * 2 ** this.refills, 5000, budget);
         await pause(backoff * (0.75 + Math.random() * 0.5), this.options.signal);
       }
-      await this.pool.refill((keys) => keys.filter((key) => this.scheduler.addPeer(key)).length, budget, this.options.signal);
+      await this.pool.refill(budget, this.options.signal);
     } catch (error) {
       const peers = this.scheduler.stats();
       if (error instanceof P2PError && error.code === "NO_PEERS" && peers.length > 0 && peers.every((p) => p.banned)) {

@@ -6,6 +6,8 @@ import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/mani
 import { decodeBitfield, DownloadJournal, loadDownload, readJournal } from "../state/download-state.js";
 import type { Share, ShareRegistry } from "../state/share-registry.js";
 import { FileChunkStore } from "../storage/chunk-store.js";
+import { PeerFinder } from "../sources/peer-finder.js";
+import { recordedManifestId, TrackerPeerSource } from "../sources/tracker-source.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import { unlessCancelled } from "./cancel.js";
 import { partPathFor, refuseExisting, resolveDestination, unwritableDestination } from "./destination.js";
@@ -17,7 +19,7 @@ import { PeerPool } from "./peer-pool.js";
 import type { SchedulerOptions } from "./scheduler.js";
 
 /**
- * One download, start to finish: peers from the tracker, a verified manifest, chunks from every peer at
+ * One download, start to finish: peers from every tracker (peer/sources/), a verified manifest, chunks from every peer at
  * once into a partial file (each checked against the manifest before it counts), progress saved so that a
  * rerun resumes, and at the end the whole file's SHA-1 checked before the file is renamed into place and
  * its share and record settled (finish.ts).
@@ -28,7 +30,8 @@ export interface DownloadOptions {
   output?: string;
   force: boolean;
   dataDir: string;
-  tracker: TrackerClient;
+  /** Every tracker, asked at once: for peers, merged (peer/sources/), and for the manifest id one recorded. */
+  trackers: readonly TrackerClient[];
   /** host:port keys never to download from (this peer's own public address). */
   exclude?: ReadonlySet<string>;
   localAddress?: string;
@@ -56,6 +59,9 @@ export interface DownloadProgress {
 export interface PeerReport {
   host: string;
   port: number;
+  /** How it was found (`tracker`), and every source that named it (`tracker:<url>`). */
+  source: string;
+  sources: string[];
   bytes: number;
   /** Bad chunks or broken answers it sent in this download. */
   strikes: number;
@@ -89,7 +95,7 @@ export function downloadReply(result: DownloadResult, servedByDaemon: boolean): 
 }
 
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
-  const { sha1, tracker, dataDir } = options;
+  const { sha1, trackers, dataDir } = options;
   const limits: FetchLimits = { idleMs: options.limits?.idleMs ?? 5000, deadlineMs: options.limits?.deadlineMs ?? 30_000 };
   const noPeersBudgetMs = options.limits?.noPeersBudgetMs ?? 20_000;
   let record = await loadDownload(dataDir, sha1);
@@ -97,12 +103,15 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   const inPlace = record === null ? null : await finishInPlace(dataDir, record, options.output, options.seed, options.registry);
   if (record !== null && inPlace !== null && inPlace !== "another file") return settledEarlier(record.manifest, inPlace);
   const signal = options.signal;
-  const pool = new PeerPool(sha1, tracker, options.exclude ?? new Set(), options.localAddress);
+  const finder = new PeerFinder(trackers.map((client) => new TrackerPeerSource(client)), options.exclude ?? new Set());
+  const pool = new PeerPool(sha1, finder, options.localAddress);
+  // Ends the manifest-id look-ups still on their way when the download ends: a slow tracker holds nothing up.
+  const lookups = new AbortController();
+  const lookup = signal === undefined ? lookups.signal : AbortSignal.any([lookups.signal, signal]);
   try {
-    const [listed, stats] = await unlessCancelled(Promise.all([tracker.peers(sha1, 50), tracker.file(sha1).catch(() => null)]), signal);
-    const recordedId = stats?.file?.manifestId ?? null;
+    const [listed, recordedId] = await unlessCancelled(Promise.all([pool.discover(signal), recordedManifestId(trackers, sha1, lookup)]), signal);
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
-    const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, pool.add(listed.peers), limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
+    const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, listed, limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
     const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);
     // Already the file (a run stopped in its last steps): settled as downloaded rather than refused. Read
     // once at most: finishInPlace may have found it another file already.
@@ -138,6 +147,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     const run = new Run(options, manifest, destination, partPath, store, journal, pool, resumed, limits, noPeersBudgetMs);
     return await run.execute();
   } finally {
+    lookups.abort();
     pool.close();
   }
 }

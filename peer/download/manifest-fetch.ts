@@ -1,4 +1,4 @@
-import { Errors } from "../errors.js";
+import { Errors, P2PError } from "../errors.js";
 import { parseManifest, type Manifest } from "../manifest/manifest.js";
 import { pause, throwIfCancelled } from "./cancel.js";
 import { PeerFault, type FetchLimits } from "./peer-http.js";
@@ -19,12 +19,13 @@ function transient(error: unknown): boolean {
 }
 
 /**
- * Gets the manifest from the first peer whose copy checks out: right shape, the SHA-1 we asked for, and the
- * id the tracker recorded (when it has one). Peers that send anything else are skipped as sources of the
- * manifest, not banned: the same file shared under another name has another manifest id, and its chunks are
- * as good as anyone's (each is checked against the manifest when it arrives). When some peer failed only
- * for want of time or a connection (a loaded peer stalls), the tracker is asked again and its peers tried
- * again, backing off, within `search.budgetMs`: one stall of the only peer is not the end of a download.
+ * Gets the manifest from the first peer whose copy checks out (the first answer's peers, then the others'):
+ * right shape, the SHA-1 we asked for, and the id the tracker recorded (when it has one). Peers that send
+ * anything else are skipped as sources of the manifest, not banned: the same file shared under another name
+ * has another manifest id, and its chunks are as good as anyone's (each is checked against the manifest
+ * when it arrives). When some peer failed only for want of time or a connection (a loaded peer stalls), the
+ * sources are asked again and every peer tried again, backing off, within `search.budgetMs`: one stall of
+ * the only peer is not the end of a download.
  */
 export async function fetchManifest(
   sha1: string,
@@ -34,33 +35,67 @@ export async function fetchManifest(
   limits: FetchLimits,
   search: ManifestSearch,
 ): Promise<Manifest> {
-  if (firstCandidates.length === 0) {
-    throw Errors.noPeers(`the tracker lists no peer for ${sha1} that this machine can download from`, "try again when a peer that has the file is online");
-  }
   const deadline = Date.now() + search.budgetMs;
   let candidates = firstCandidates;
   let delay = 250;
   for (;;) {
-    const problems: string[] = [];
-    let anyTransient = false;
-    for (const key of candidates) {
-      throwIfCancelled(search.signal);
-      try {
-        const body = await pool.get(key).small(`/v1/files/${sha1}/manifest`, limits, MAX_MANIFEST_BYTES);
-        return parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId);
-      } catch (error) {
-        anyTransient ||= transient(error);
-        problems.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
-      }
+    const round = await askEveryPeer(sha1, recordedId, pool, candidates, limits, search.signal);
+    if (round.manifest !== null) return round.manifest;
+    if (round.tried === 0) {
+      throw Errors.noPeers(`no tracker lists a peer for ${sha1} that this machine can download from`, "try again when a peer that has the file is online");
     }
-    const said = problems.slice(0, 3).join("; ");
-    if (!anyTransient) throw Errors.manifestMismatch(`no peer sent a valid manifest for ${sha1}: ${said}`);
+    const said = round.problems.slice(0, 3).join("; ");
+    if (!round.anyTransient) throw Errors.manifestMismatch(`no peer sent a valid manifest for ${sha1}: ${said}`);
     if (Date.now() + delay >= deadline) {
       throw Errors.noPeers(`no peer sent the manifest of ${sha1} within ${Math.round(search.budgetMs / 1000)} s: ${said}`, "try again when a peer that has the file answers");
     }
     await pause(delay * (0.75 + Math.random() * 0.5), search.signal);
     throwIfCancelled(search.signal);
     delay = Math.min(delay * 2, 5000);
-    await pool.refill((keys) => (candidates = keys).length, Math.max(deadline - Date.now(), 0), search.signal);
+    // The sources again: new peers join the pool, and every peer known is asked once more.
+    try {
+      candidates = await pool.discover(search.signal);
+    } catch (error) {
+      // Every source failing this time is one more reason to wait, not the end: the known peers are asked again.
+      if (!(error instanceof P2PError) || error.code === "CANCELLED") throw error;
+      candidates = [];
+    }
   }
+}
+
+interface Round {
+  manifest: Manifest | null;
+  tried: number;
+  problems: string[];
+  anyTransient: boolean;
+}
+
+/**
+ * One pass over the peers: `candidates` first (complete ones first), then any another source named
+ * meanwhile; once those run out, the sources still answering are waited for: a tracker listing only stale
+ * peers must not fail a download that another tracker's peers can serve.
+ */
+async function askEveryPeer(sha1: string, recordedId: string | null, pool: PeerPool, candidates: string[], limits: FetchLimits, signal: AbortSignal | undefined): Promise<Round> {
+  const problems: string[] = [];
+  const tried = new Set<string>();
+  let anyTransient = false;
+  const next = (): string | undefined => [...candidates, ...pool.connections.keys()].find((key) => !tried.has(key));
+  for (;;) {
+    throwIfCancelled(signal);
+    let key = next();
+    if (key === undefined) {
+      await pool.sourcesAnswered();
+      key = next();
+    }
+    if (key === undefined) break;
+    tried.add(key);
+    try {
+      const body = await pool.get(key).small(`/v1/files/${sha1}/manifest`, limits, MAX_MANIFEST_BYTES);
+      return { manifest: parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId), tried: tried.size, problems, anyTransient };
+    } catch (error) {
+      anyTransient ||= transient(error);
+      problems.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return { manifest: null, tried: tried.size, problems, anyTransient };
 }

@@ -1,35 +1,37 @@
-import { hostPort } from "../../common/ip.js";
-import type { PeerEntry } from "../../common/wire.js";
 import { Errors, P2PError } from "../errors.js";
-import type { TrackerClient } from "../tracker-client/tracker-client.js";
+import { sourceKind, type Candidate } from "../sources/candidate-table.js";
+import type { PeerFinder, SourceFailure } from "../sources/peer-finder.js";
 import { pause, throwIfCancelled, unlessCancelled } from "./cancel.js";
 import { PeerConnection } from "./peer-http.js";
 
 /**
- * The peers of one download: one connection pool per peer, filled from the tracker. When the download runs
- * out of usable peers it asks the tracker again, backing off with jitter, before it gives up.
+ * The peers of one download: one connection pool per peer, filled from the peer sources (peer/sources/).
+ * When the download runs out of usable peers it asks them again, backing off with jitter, before it gives up.
+ * Where a peer was found stays here, for the download's report: the scheduler sees only keys.
  */
 export class PeerPool {
   readonly connections = new Map<string, PeerConnection>();
+  /** Where each peer's sources first named it (`tracker:<url>`...). */
+  private readonly origins = new Map<string, string[]>();
+  /** Who takes peers as they arrive, also late answers of an earlier round; until set, the pool keeps them. */
+  private taker: ((keys: string[]) => number) | null = null;
+  private closed = false;
 
   constructor(
     private readonly sha1: string,
-    private readonly tracker: TrackerClient,
-    private readonly exclude: ReadonlySet<string>,
+    private readonly finder: PeerFinder,
     private readonly localAddress: string | undefined,
   ) {}
 
-  /** Adds the peers of a tracker reply; returns the keys of those not excluded, complete ones first. */
-  add(entries: PeerEntry[]): string[] {
-    const keys: string[] = [];
-    const sorted = [...entries].sort((a, b) => Number(b.complete) - Number(a.complete));
-    for (const entry of sorted) {
-      const key = hostPort(entry.ip, entry.port);
-      if (this.exclude.has(key)) continue;
-      if (!this.connections.has(key)) this.connections.set(key, new PeerConnection({ ip: entry.ip, port: entry.port }, this.localAddress));
-      keys.push(key);
+  /** Adds candidates; returns their keys (complete ones first, as the finder orders them). */
+  add(candidates: readonly Candidate[]): string[] {
+    if (this.closed) return [];
+    for (const candidate of candidates) {
+      const { key, host, port } = candidate;
+      if (!this.connections.has(key)) this.connections.set(key, new PeerConnection({ ip: host, port }, this.localAddress));
+      this.origins.set(key, [...candidate.sources]);
     }
-    return keys;
+    return candidates.map((candidate) => candidate.key);
   }
 
   get(key: string): PeerConnection {
@@ -38,34 +40,62 @@ export class PeerPool {
     return connection;
   }
 
+  /** Where the peer was found: the kind (`tracker`) and every source that named it. Never seen by the scheduler. */
+  origin(key: string): { source: string; sources: string[] } {
+    const sources = this.origins.get(key) ?? [];
+    return { source: sources[0] === undefined ? "unknown" : sourceKind(sources[0]), sources };
+  }
+
+  /** Resolves once every source asked so far has answered (their peers added) or failed. */
+  sourcesAnswered(): Promise<void> {
+    return this.finder.quiet();
+  }
+
+  /** From now on every peer that arrives goes to `take`, which returns how many it accepted. */
+  feed(take: (keys: string[]) => number): void {
+    this.taker = take;
+  }
+
   /**
-   * Asks the tracker for peers until `accept` takes at least one of them or `budgetMs` runs out.
-   * Tracker failures count as "no peers yet": a tracker that restarts mid-download is waited for.
+   * The first look: asks every source at once, returns the keys of the first answer with peers (more join
+   * through `feed` as they come). Throws what every source said when none listed anyone and none could be
+   * asked; an empty list is returned when they answered with nobody.
    */
-  async refill(accept: (keys: string[]) => number, budgetMs: number, signal?: AbortSignal): Promise<void> {
+  async discover(signal?: AbortSignal): Promise<string[]> {
+    const first: string[] = [];
+    let open = true;
+    const round = await unlessCancelled(
+      // Answers after the first are kept in the pool (and go to the taker once there is one), not listed here.
+      this.finder.round(this.sha1, (candidates) => this.take(candidates, (keys) => (open ? first.push(...keys) : 0)), signal),
+      signal,
+    );
+    open = false;
+    if (round.taken === 0 && round.answered === 0 && round.failures.length > 0) throw failureOfAll(round.failures);
+    return first;
+  }
+
+  /**
+   * Asks the sources for peers until the taker accepts at least one or `budgetMs` runs out. Failures count
+   * as "no peers yet": a tracker that restarts mid-download is waited for.
+   */
+  async refill(budgetMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + budgetMs;
     let delay = 250;
-    let lastError: P2PError | null = null;
+    let failures: SourceFailure[] = [];
     for (;;) {
       throwIfCancelled(signal);
-      try {
-        const reply = await unlessCancelled(this.tracker.peers(this.sha1, 50), signal);
-        if (accept(this.add(reply.peers)) > 0) return;
-        lastError = null;
-      } catch (error) {
-        throwIfCancelled(signal);
-        if (!(error instanceof P2PError)) throw error;
-        lastError = error;
-      }
+      const round = await unlessCancelled(this.finder.round(this.sha1, (candidates) => this.take(candidates), signal), signal);
+      if (round.taken > 0) return;
+      failures = round.answered > 0 ? [] : round.failures;
       if (Date.now() + delay > deadline) break;
       await pause(delay * (0.75 + Math.random() * 0.5), signal);
       delay = Math.min(delay * 2, 5000);
     }
-    throw this.noPeersError(lastError);
+    throw this.noPeersError(failures);
   }
 
-  noPeersError(trackerError: P2PError | null): P2PError {
-    const why = trackerError !== null ? ` (the tracker: ${trackerError.message})` : "";
+  noPeersError(failures: readonly SourceFailure[]): P2PError {
+    const why = failures.length === 0 ? "" : ` (${failures.map((f) => f.error.message).join("; ")})`;
     return Errors.noPeers(
       `no peer is left that can send the rest of ${this.sha1}${why}`,
       "the verified part is kept: run the same command again when a peer that has the file is online",
@@ -73,6 +103,30 @@ export class PeerPool {
   }
 
   close(): void {
+    this.closed = true;
+    this.finder.close();
     for (const connection of this.connections.values()) connection.close();
   }
+
+  private take(candidates: readonly Candidate[], first?: (keys: string[]) => number): number {
+    const keys = this.add(candidates);
+    if (keys.length === 0) return 0;
+    if (this.taker !== null) return this.taker(keys);
+    return first === undefined ? 0 : first(keys);
+  }
+}
+
+/**
+ * One error for a look-up where every source failed: with one source, its own error (as before several
+ * trackers); a tracker that says nobody has the file wins over others that could not be reached.
+ */
+function failureOfAll(failures: readonly SourceFailure[]): Error {
+  const errors = failures.map((f) => f.error);
+  const unknown = errors.find((e) => e instanceof P2PError && e.code === "UNKNOWN_HASH");
+  if (unknown !== undefined) return unknown;
+  if (errors.length === 1) return errors[0]!;
+  return Errors.trackerUnreachable(
+    `no tracker could be asked: ${failures.map((f) => f.error.message).join("; ")}`,
+    "start one with `p2p tracker`, or pass working --tracker URLs (env P2P_TRACKER)",
+  );
 }

@@ -19,19 +19,20 @@ export class TrackerClient {
     return this.call<PeersReply>("POST", `/v1/files/${sha1}/peers`, JSON.stringify(body));
   }
 
-  peers(sha1: string, limit = 50): Promise<PeersReply> {
-    return this.call<PeersReply>("GET", `/v1/files/${sha1}/peers?limit=${limit}`);
+  /** `signal` ends the request at once: a download that has what it needs does not wait on a slow tracker. */
+  peers(sha1: string, limit = 50, signal?: AbortSignal): Promise<PeersReply> {
+    return this.call<PeersReply>("GET", `/v1/files/${sha1}/peers?limit=${limit}`, undefined, signal);
   }
 
-  file(sha1: string): Promise<FileStatsReply> {
-    return this.call<FileStatsReply>("GET", `/v1/files/${sha1}`);
+  file(sha1: string, signal?: AbortSignal): Promise<FileStatsReply> {
+    return this.call<FileStatsReply>("GET", `/v1/files/${sha1}`, undefined, signal);
   }
 
-  private async call<T>(method: string, path: string, body?: string): Promise<T> {
+  private async call<T>(method: string, path: string, body?: string, signal?: AbortSignal): Promise<T> {
     let status: number;
     let text: string;
     try {
-      ({ status, text } = await this.send(method, path, body));
+      ({ status, text } = await this.send(method, path, body, signal));
     } catch (error) {
       if (this.localAddress !== undefined && error instanceof Error && error.message === "EADDRNOTAVAIL") {
         throw Errors.usage(`${this.localAddress} is not an address of this machine: connections cannot be made from it`, "pass one of this machine's addresses to --bind (see `ip addr`), or leave --bind out");
@@ -65,7 +66,7 @@ export class TrackerClient {
     throw Errors.trackerRefused(`the tracker refused the request (${code}): ${message}`);
   }
 
-  private send(method: string, path: string, body?: string): Promise<{ status: number; text: string }> {
+  private send(method: string, path: string, body?: string, signal?: AbortSignal): Promise<{ status: number; text: string }> {
     const url = new URL(path, this.baseUrl);
     const request = url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
@@ -75,6 +76,7 @@ export class TrackerClient {
           method,
           headers: body === undefined ? {} : { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
           timeout: this.timeoutMs,
+          ...(signal === undefined ? {} : { signal }),
           ...(this.localAddress === undefined ? {} : { localAddress: this.localAddress }),
         },
         (res: IncomingMessage) => {

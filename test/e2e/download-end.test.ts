@@ -370,7 +370,7 @@ describe("Ctrl-C and kill -9 at each step around the end of a download", () => {
       force: false,
       seed: true,
       dataDir: c.dataDir,
-      tracker: new TrackerClient(swarm.tracker.url, host(8)),
+      trackers: [new TrackerClient(swarm.tracker.url, host(8))],
       localAddress: host(8),
       signal: cancel.signal,
       onProgress: (progress) => {
@@ -425,7 +425,7 @@ describe("Ctrl-C and kill -9 at each step around the end of a download", () => {
       force: false,
       seed: true,
       dataDir: c.dataDir,
-      tracker: new TrackerClient(swarm.tracker.url, host(8)),
+      trackers: [new TrackerClient(swarm.tracker.url, host(8))],
       localAddress: host(8),
       signal: cancel.signal,
       onProgress: (progress) => {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
-import { parseListenHost, trackerUrlOrNull } from "../../peer/cli/options.js";
+import { collect, parseListenHost, splitTrackerList, trackerUrlOrNull, trackerUrls } from "../../peer/cli/options.js";
 
 describe("listen addresses", () => {
   it("takes IP literals as they are and localhost as 127.0.0.1, as the README says", () => {
@@ -27,5 +27,26 @@ describe("tracker URLs", () => {
     for (const raw of ["127.0.0.1:8787", "ftp://127.0.0.1/", "http://127.0.0.1:99999", "http://h:8787/path", "http://h/?q=1", "http://u:p@h/", "", "http://"]) {
       expect(trackerUrlOrNull(raw), raw).toBeNull();
     }
+  });
+});
+
+describe("several trackers", () => {
+  it("P2P_TRACKER is a comma-separated list; blanks are ignored", () => {
+    expect(splitTrackerList("http://127.0.50.1:8787, http://127.0.50.2:8787,,")).toEqual(["http://127.0.50.1:8787", "http://127.0.50.2:8787"]);
+    expect(splitTrackerList("http://127.0.50.1:8787")).toEqual(["http://127.0.50.1:8787"]);
+    expect(splitTrackerList(" , ")).toEqual([]);
+  });
+
+  it("--tracker collects every occurrence in order", () => {
+    expect(collect("b", collect("a"))).toEqual(["a", "b"]);
+  });
+
+  it("keeps every valid URL in order, once each after normalising", () => {
+    expect(trackerUrls(["http://127.0.50.2:8787/", "http://127.0.50.1:8787", "http://127.0.50.2:8787"])).toEqual({ urls: ["http://127.0.50.2:8787", "http://127.0.50.1:8787"] });
+  });
+
+  it("names the first value that is not a tracker URL, and an empty list", () => {
+    expect(trackerUrls(["http://127.0.50.1:8787", "127.0.50.2:8787", "ftp://x/"])).toEqual({ bad: "127.0.50.2:8787" });
+    expect(trackerUrls([])).toEqual({ bad: "" });
   });
 });

@@ -37,10 +37,10 @@ export async function serveUntilSignal(daemon: RunningDaemon, stop?: AbortSignal
 export function registerDaemon(program: Command, stop?: AbortSignal): void {
   addServeOptions(program.command("daemon").description("run the peer daemon: serve shares, announce them, run downloads for the CLI")).action(
     async (options: ServeOptions, command: Command) => {
-      const { tracker, dataDir } = globals(command);
+      const { trackers, dataDir } = globals(command);
       await checkListenAddress(options.host, "--host");
-      const daemon = await startDaemon({ host: options.host, port: options.port, tracker, dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
-      process.stderr.write(`p2p: daemon ready: public port ${options.host}:${daemon.publicPort}, ${daemon.registry.list().length} shares, tracker ${tracker}, data ${dataDir}\n`);
+      const daemon = await startDaemon({ host: options.host, port: options.port, trackers, dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
+      process.stderr.write(`p2p: daemon ready: public port ${options.host}:${daemon.publicPort}, ${daemon.registry.list().length} shares, ${trackers.length === 1 ? "tracker" : "trackers"} ${trackers.join(", ")}, data ${dataDir}\n`);
       await serveUntilSignal(daemon, stop);
     },
   );

@@ -28,7 +28,7 @@ export function registerDownload(program: Command): void {
     .option("--bind <address>", "local address for connections to peers and the tracker")
     .option("--json", "print one JSON object on stdout")
     .action(async (rawSha1: string, flags: DownloadFlags, command: Command) => {
-      const { tracker, dataDir, json } = globals(command);
+      const { trackers, dataDir, json } = globals(command);
       const sha1 = normalizeSha1(rawSha1);
       if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(rawSha1)} is not a SHA-1`, "a file id is 40 hex characters, as `p2p share` prints it");
       const output = resolve(flags.output ?? process.cwd());
@@ -51,7 +51,7 @@ export function registerDownload(program: Command): void {
             force: flags.force === true,
             seed: flags.seed,
             dataDir,
-            tracker: new TrackerClient(tracker, flags.bind),
+            trackers: trackers.map((url) => new TrackerClient(url, flags.bind)),
             ...(flags.bind === undefined ? {} : { localAddress: flags.bind }),
             onProgress,
             signal: interrupt.signal,

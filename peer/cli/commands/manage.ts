@@ -10,6 +10,7 @@ import { ShareRegistry } from "../../state/share-registry.js";
 import { TrackerClient } from "../../tracker-client/tracker-client.js";
 import { globals, printJson } from "../context.js";
 import { formatBytes } from "../progress.js";
+import type { TrackerHealth } from "../../daemon/announcer.js";
 
 /** ls, status and unshare: they work with a running daemon or, without one, on the data dir directly. */
 
@@ -30,6 +31,18 @@ async function listShares(dataDir: string): Promise<ShareLine[]> {
   );
 }
 
+/** One line per tracker: `tracker:   URL  ok, last announce ...` or its last error. */
+function trackerLines(health: readonly TrackerHealth[], daemonRuns: boolean): string[] {
+  return health.map((t, i) => {
+    const label = (i === 0 ? (health.length === 1 ? "tracker:" : "trackers:") : "").padEnd(11);
+    if (!daemonRuns) return `${label}${t.url}`;
+    if (t.ok === null) return `${label}${t.url}  no announce yet`;
+    if (t.ok) return `${label}${t.url}  ok, last announce ${t.lastAnnounceAt ?? "?"}`;
+    const worked = t.lastSuccessAt === null ? "never worked" : `last worked ${t.lastSuccessAt}`;
+    return `${label}${t.url}  FAILING at ${t.lastAnnounceAt ?? "?"} (${worked}): ${t.lastError ?? "?"}`;
+  });
+}
+
 export function registerManage(program: Command): void {
   program
     .command("ls")
@@ -48,7 +61,7 @@ export function registerManage(program: Command): void {
     .description("show the daemon, shares and unfinished downloads of this data dir")
     .option("--json", "print one JSON object on stdout")
     .action(async (_flags: unknown, command: Command) => {
-      const { dataDir, tracker, json } = globals(command);
+      const { dataDir, trackers, json } = globals(command);
       const running = await daemonRunning(dataDir);
       const daemon = running ? await controlJson<Record<string, unknown>>(dataDir, "GET", "/v1/status") : null;
       const shares = await listShares(dataDir);
@@ -57,8 +70,13 @@ export function registerManage(program: Command): void {
         const record = await loadDownload(dataDir, name.replace(/\.json$/, ""));
         if (record !== null) pending.push({ sha1: record.sha1, destination: record.destination, size: record.manifest.size });
       }
-      if (json) return printJson({ dataDir, tracker, daemon, shares: shares.length, unfinishedDownloads: pending });
-      process.stdout.write(`data dir:  ${dataDir}\ntracker:   ${tracker}\n`);
+      if (json) return printJson({ dataDir, trackers, daemon, shares: shares.length, unfinishedDownloads: pending });
+      process.stdout.write(`data dir:  ${dataDir}\n`);
+      // A running daemon's own trackers, with how its announces to each went; otherwise the configured ones.
+      const health = daemon?.["trackers"] as TrackerHealth[] | undefined;
+      for (const line of trackerLines(health ?? trackers.map((url) => ({ url, ok: null, lastAnnounceAt: null, lastSuccessAt: null, lastError: null })), daemon !== null)) {
+        process.stdout.write(`${line}\n`);
+      }
       const memory = daemon?.["memory"] as { rssBytes: number } | undefined;
       const rss = memory === undefined ? "" : `, ${formatBytes(memory.rssBytes)} in memory`;
       process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}${rss}`}\n`);
@@ -73,7 +91,7 @@ export function registerManage(program: Command): void {
     .description("stop sharing a file (the file itself is left alone)")
     .option("--json", "print one JSON object on stdout")
     .action(async (rawSha1: string, _flags: unknown, command: Command) => {
-      const { dataDir, tracker, json } = globals(command);
+      const { dataDir, trackers, json } = globals(command);
       const sha1 = normalizeSha1(rawSha1);
       if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(rawSha1)} is not a SHA-1`);
       if (await daemonRunning(dataDir)) {
@@ -82,10 +100,12 @@ export function registerManage(program: Command): void {
         const registry = await ShareRegistry.open(dataDir);
         if (!(await registry.remove(sha1))) throw Errors.notShared(`${sha1} is not shared from ${dataDir}`);
         const identity = await loadIdentity(dataDir);
-        // Best effort: the entry would expire anyway.
-        await new TrackerClient(tracker, undefined, 3000)
-          .announce(sha1, { peerId: identity.peerId, key: identity.key, port: 1, left: 0, event: "stopped" })
-          .catch(() => undefined);
+        // Best effort, every tracker at once: the entries would expire anyway.
+        await Promise.all(
+          trackers.map((url) =>
+            new TrackerClient(url, undefined, 3000).announce(sha1, { peerId: identity.peerId, key: identity.key, port: 1, left: 0, event: "stopped" }).catch(() => undefined),
+          ),
+        );
       }
       if (json) printJson({ sha1, removed: true });
       else process.stderr.write(`p2p: no longer sharing ${sha1}\n`);

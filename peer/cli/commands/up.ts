@@ -30,12 +30,12 @@ export function registerUp(program: Command, stop?: AbortSignal): void {
     await checkListenAddress(options.host, "--host");
     const reach = trackerReach(options.trackerHost, options.trackerPort, "--tracker-host");
     // `up` runs its own tracker: a --tracker naming another would be silently ignored, so it is said.
-    const given = command.optsWithGlobals<{ tracker: string }>().tracker;
+    const given = (command.optsWithGlobals<{ tracker?: string[] }>().tracker ?? []).filter((url) => url !== reach.url);
     const setting = command.parent?.getOptionValueSource("tracker") === "cli" ? "--tracker" : process.env["P2P_TRACKER"] !== undefined ? "P2P_TRACKER" : null;
-    if (setting !== null && given !== reach.url) process.stderr.write(`p2p: up runs its own tracker; ${setting} ${given} is not used\n`);
+    if (setting !== null && given.length > 0) process.stderr.write(`p2p: up runs its own tracker; ${setting} ${given.join(", ")} is not used\n`);
     const tracker = await startLocalTracker({ host: options.trackerHost, port: options.trackerPort, persistTo: join(dataDir, "tracker"), stdio: "inherit" });
     try {
-      const daemon = await startDaemon({ host: options.host, port: options.port, tracker: reach.url, dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
+      const daemon = await startDaemon({ host: options.host, port: options.port, trackers: [reach.url], dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
       process.stderr.write(`p2p: ${reach.note}\n`);
       process.stderr.write(`p2p: tracker at ${reach.url}; daemon on port ${daemon.publicPort} with ${daemon.registry.list().length} shares, announcing to it; Ctrl-C stops both\n`);
       // The deadline covers the tracker's stop after the daemon's (the guard gives wrangler up to 5 s).

@@ -1,0 +1,48 @@
+import type { Share } from "../state/share-registry.js";
+import type { Announcer, TrackerHealth } from "./announcer.js";
+
+/**
+ * One announcer per tracker, driven together: each tracker has its own interval, failure back-off and
+ * `stopped` (announcer.ts), so a tracker that is down slows none of the others. A share counts as announced
+ * once any tracker has taken it.
+ */
+export class Announcers {
+  constructor(private readonly each: readonly Announcer[]) {}
+
+  /** Starts announcing to every tracker; resolves true as soon as one took it, false once all failed. */
+  start(share: Share): Promise<boolean> {
+    const attempts = this.each.map((announcer) => announcer.start(share));
+    return new Promise((resolve) => {
+      let left = attempts.length;
+      if (left === 0) resolve(false);
+      for (const attempt of attempts) {
+        void attempt.then((reached) => {
+          left -= 1;
+          if (reached) resolve(true);
+          else if (left === 0) resolve(false);
+        });
+      }
+    });
+  }
+
+  /** Withdraws a share from every tracker at once; resolves when each has been told (or could not be). */
+  async stop(share: Share): Promise<void> {
+    await Promise.all(this.each.map((announcer) => announcer.stop(share)));
+  }
+
+  async stopAll(shares: Share[]): Promise<void> {
+    await Promise.all(this.each.map((announcer) => announcer.stopAll(shares)));
+  }
+
+  close(): void {
+    for (const announcer of this.each) announcer.close();
+  }
+
+  isAnnouncing(sha1: string): boolean {
+    return this.each.some((announcer) => announcer.isAnnouncing(sha1));
+  }
+
+  status(): TrackerHealth[] {
+    return this.each.map((announcer) => announcer.status());
+  }
+}

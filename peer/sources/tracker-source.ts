@@ -1,0 +1,42 @@
+import type { TrackerClient } from "../tracker-client/tracker-client.js";
+import type { FoundPeer } from "./candidate-table.js";
+import type { PeerSource } from "./peer-finder.js";
+
+/** One tracker as a source of peers (each `--tracker` is one, all asked at once). */
+export class TrackerPeerSource implements PeerSource {
+  readonly name: string;
+
+  constructor(
+    readonly client: TrackerClient,
+    private readonly limit = 50,
+  ) {
+    this.name = `tracker:${client.baseUrl}`;
+  }
+
+  async find(sha1: string, signal: AbortSignal): Promise<FoundPeer[]> {
+    const reply = await this.client.peers(sha1, this.limit, signal);
+    return reply.peers.map((peer) => ({ host: peer.ip, port: peer.port, complete: peer.complete }));
+  }
+}
+
+/**
+ * The manifest id a complete peer recorded for the file, from the first tracker that answers with one (the
+ * rest are then left); null once every tracker has answered without one or failed.
+ */
+export async function recordedManifestId(clients: readonly TrackerClient[], sha1: string, signal?: AbortSignal): Promise<string | null> {
+  const found = new AbortController();
+  const lookup = signal === undefined ? found.signal : AbortSignal.any([found.signal, signal]);
+  try {
+    return await Promise.any(
+      clients.map(async (client) => {
+        const id = (await client.file(sha1, lookup)).file?.manifestId;
+        if (typeof id !== "string") throw new Error("no manifest id recorded");
+        return id;
+      }),
+    );
+  } catch {
+    return null;
+  } finally {
+    found.abort();
+  }
+}
