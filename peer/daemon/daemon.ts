@@ -100,9 +100,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }),
   );
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
-  const downloads = new Map<string, DownloadProgress | null>();
-  /** The download of each file running now: the signal of the request that asked for it (none for a resumed one), and its end. */
-  const runs = new Map<string, { request: AbortSignal | undefined; ended: Promise<void> }>();
+  /**
+   * The download of each file running now: its progress (null before the first), the signal of the request
+   * that asked for it (none for a resumed one), and its end.
+   */
+  const runs = new Map<string, { progress: DownloadProgress | null; request: AbortSignal | undefined; ended: Promise<void> }>();
 
   const addShare = async (path: string): Promise<{ share: Share; announced: boolean }> => {
     const share = await makeShare(path);
@@ -122,8 +124,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       }
     }
     let end = (): void => undefined;
-    runs.set(body.sha1, { request, ended: new Promise<void>((resolve) => (end = resolve)) });
-    downloads.set(body.sha1, null);
+    const run = { progress: null as DownloadProgress | null, request, ended: new Promise<void>((resolve) => (end = resolve)) };
+    runs.set(body.sha1, run);
     try {
       const result = await download({
         sha1: body.sha1,
@@ -137,7 +139,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         ...(localAddress === undefined ? {} : { localAddress }),
         ...(signal === undefined ? {} : { signal }),
         onProgress: (progress) => {
-          downloads.set(body.sha1, progress);
+          run.progress = progress;
           emit?.({ type: "progress", ...progress });
         },
       });
@@ -145,7 +147,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       if (result.share !== null) void announcer.start(result.share);
       return downloadReply(result, true);
     } finally {
-      downloads.delete(body.sha1);
       runs.delete(body.sha1);
       end();
     }
@@ -184,7 +185,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       shares: registry.list().length,
       uploadedBytes,
       memory: memory(),
-      downloads: [...downloads.entries()].map(([sha1, progress]) => ({ sha1, ...progress })),
+      downloads: [...runs.entries()].map(([sha1, { progress }]) => ({ sha1, ...progress })),
     }),
     listShares: async () =>
       Promise.all(

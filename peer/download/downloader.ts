@@ -101,7 +101,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   let record = await loadDownload(dataDir, sha1);
   // Interrupted after its rename: only the bookkeeping is left, which needs neither the tracker nor a peer.
   const inPlace = record === null ? null : await finishInPlace(dataDir, record, options.output, options.seed, options.registry);
-  if (record !== null && inPlace !== null && inPlace !== "another file") return settledEarlier(record.manifest, inPlace);
+  if (record !== null && inPlace !== null) return settledEarlier(record.manifest, inPlace);
   const signal = options.signal;
   const finder = new PeerFinder(trackers.map((client) => new TrackerPeerSource(client)), options.exclude ?? new Set());
   const pool = new PeerPool(sha1, finder, options.localAddress);
@@ -113,9 +113,8 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
     const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, listed, limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
     const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);
-    // Already the file (a run stopped in its last steps): settled as downloaded rather than refused. Read
-    // once at most: finishInPlace may have found it another file already.
-    if (!options.force && !(inPlace === "another file" && destination === record?.destination)) {
+    // Already the file (a run stopped in its last steps): settled as downloaded rather than refused.
+    if (!options.force) {
       const found = await adoptExisting(dataDir, manifest, destination, record?.partPath ?? null, options.seed, options.registry);
       if (found !== null) return settledEarlier(manifest, found);
     }

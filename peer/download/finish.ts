@@ -38,8 +38,8 @@ export interface FinishedInPlace {
 /**
  * A download interrupted between the rename and the removal of its record: its partial file is gone and
  * its destination holds the file. Settles it, or returns null when the record describes anything else: a
- * download to go on with, or another destination; "another file" when the destination holds something
- * else (which is then refused, or replaced with --force, as any existing file is).
+ * download to go on with, another destination, or a destination holding something else (which is then
+ * refused, or replaced with --force, as any existing file is).
  */
 export async function finishInPlace(
   dataDir: string,
@@ -47,13 +47,12 @@ export async function finishInPlace(
   output: string | undefined,
   seed: boolean,
   registry?: ShareRegistry,
-): Promise<FinishedInPlace | "another file" | null> {
+): Promise<FinishedInPlace | null> {
   const { manifest } = record;
   const destination = await resolveDestination(output ?? record.destination, manifest.name, manifest.sha1);
   if (destination !== record.destination) return null;
   if ((await stat(record.partPath).catch(() => null)) !== null) return null;
-  if (!(await holdsFile(destination, manifest))) return (await stat(destination).catch(() => null)) === null ? null : "another file";
-  return { destination, share: await settle(dataDir, manifest, destination, seed, registry) };
+  return adoptExisting(dataDir, manifest, destination, null, seed, registry);
 }
 
 /**
