@@ -1,8 +1,16 @@
+import { Availability } from "../swarm/availability.js";
+
 /**
  * Which chunk to ask of which peer, as plain values: no sockets, no clock of its own. The downloader
  * (downloader.ts) asks it for work whenever a peer has a free slot and reports every outcome back.
  *
- * - Chunks go in ascending order, so that the file's SHA-1 can be computed as the download proceeds.
+ * - A peer is asked only for chunks it has (swarm/availability.ts). Among the chunks a peer can give, the
+ *   rarest across the peers in use comes first, ties at random, and the first few chunks are random too,
+ *   so that downloaders starting together spread out. Where every peer in use is complete, rarity says
+ *   nothing and chunks go in ascending order, so that the file's SHA-1 is fed as they arrive
+ *   (file-hasher.ts); out of order, the SHA-1 reads early chunks back from the partial file.
+ * - A peer that refuses for now (503 with Retry-After: no upload slot free) is not asked again until then,
+ *   and that is not held against it.
  * - Each peer has a window of requests in flight that grows while it delivers and halves when it fails,
  *   so that faster peers carry more of the download.
  * - A request that has taken far longer than chunks usually take, and every request once nothing is left
@@ -25,6 +33,8 @@ export interface SchedulerOptions {
   stragglerFactor: number;
   /** ...but never sooner than this. */
   minStragglerMs: number;
+  /** This many chunks are picked at random before rarest-first or ascending order takes over. */
+  randomFirst: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
@@ -35,6 +45,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   maxFailures: 4,
   stragglerFactor: 4,
   minStragglerMs: 2000,
+  randomFirst: 4,
 };
 
 export interface PeerStats {
@@ -52,6 +63,8 @@ interface PeerState extends PeerStats {
   lastAssigned: number;
   inflight: Set<number>;
   failuresInRow: number;
+  /** Not asked before this time (it refused: no upload slot for us). */
+  chokedUntil: number;
 }
 
 interface Request {
@@ -72,11 +85,17 @@ export class Scheduler {
   private assignments = 0;
   private readonly recentMs: number[] = [];
 
+  /** Who has what: updated by the caller as peers' `/have` answers arrive. */
+  readonly availability: Availability;
+
   constructor(
     readonly chunkCount: number,
     alreadyVerified: Iterable<number> = [],
     private readonly options: SchedulerOptions = DEFAULT_SCHEDULER_OPTIONS,
+    /** Ties in rarity, and the first chunks, are drawn with this (a seeded one in tests). */
+    private readonly random: () => number = Math.random,
   ) {
+    this.availability = new Availability(chunkCount);
     this.verified = new Uint8Array(chunkCount);
     for (const index of alreadyVerified) {
       if (index >= 0 && index < chunkCount && this.verified[index] === 0) {
@@ -98,8 +117,11 @@ export class Scheduler {
     return this.verified[index] === 1;
   }
 
-  /** Adds a peer, or brings back a dropped one; a banned peer stays banned. Returns whether it is usable. */
-  addPeer(key: string): boolean {
+  /**
+   * Adds a peer, or brings back a dropped one; a banned peer stays banned. Returns whether it is usable. A
+   * peer said to be `complete` has every chunk; otherwise it has none until its availability is set.
+   */
+  addPeer(key: string, complete = true): boolean {
     const existing = this.peers.get(key);
     if (existing !== undefined) {
       if (existing.banned) return false;
@@ -121,7 +143,9 @@ export class Scheduler {
       lastAssigned: 0,
       inflight: new Set(),
       failuresInRow: 0,
+      chokedUntil: 0,
     });
+    if (complete) this.availability.setComplete(key);
     return true;
   }
 
@@ -144,7 +168,7 @@ export class Scheduler {
     const out: Assignment[] = [];
     const tried = new Set<PeerState>();
     while (this.inflightTotal < this.options.maxInflight && out.length < budget) {
-      const peer = this.leastBusy(tried);
+      const peer = this.leastBusy(tried, now);
       if (peer === null) break;
       const index = this.pick(peer, now);
       if (index === null) {
@@ -158,10 +182,10 @@ export class Scheduler {
     return out;
   }
 
-  private leastBusy(skip: Set<PeerState>): PeerState | null {
+  private leastBusy(skip: Set<PeerState>, now: number): PeerState | null {
     let best: PeerState | null = null;
     for (const peer of this.peers.values()) {
-      if (peer.banned || peer.dropped || peer.inflight.size >= peer.window || skip.has(peer)) continue;
+      if (peer.banned || peer.dropped || peer.chokedUntil > now || peer.inflight.size >= peer.window || skip.has(peer)) continue;
       if (best === null || peer.inflight.size < best.inflight.size || (peer.inflight.size === best.inflight.size && peer.lastAssigned < best.lastAssigned)) best = peer;
     }
     return best;
@@ -199,7 +223,10 @@ export class Scheduler {
     const peer = this.peers.get(key);
     if (peer === undefined) return false;
     peer.strikes++;
-    if (how === "lie" || peer.strikes >= this.options.maxStrikes) peer.banned = true;
+    if (how === "lie" || peer.strikes >= this.options.maxStrikes) {
+      peer.banned = true;
+      this.availability.forget(key);
+    }
     return peer.banned;
   }
 
@@ -217,21 +244,86 @@ export class Scheduler {
     if (how === "timeout" || peer.failuresInRow >= this.options.maxFailures) peer.dropped = true;
   }
 
+  /**
+   * The peer refused for now (no upload slot free: 503 with Retry-After): it is not asked again before
+   * `until`, and neither its window nor its failure count suffers.
+   */
+  refused(key: string, index: number, until: number): void {
+    this.finish(key, index);
+    const peer = this.peers.get(key);
+    if (peer !== undefined) peer.chokedUntil = Math.max(peer.chokedUntil, until);
+  }
+
+  /** Whether some usable peer refused for now (no slot) and is to be asked again later: not starvation. */
+  anyRefusing(now: number): boolean {
+    for (const peer of this.peers.values()) if (!peer.banned && !peer.dropped && peer.chokedUntil > now) return true;
+    return false;
+  }
+
+  /** The peer does not have the chunk after all (`chunk_missing`): a failure, and it is not asked for it again. */
+  missing(key: string, index: number): void {
+    this.availability.lacks(key, index);
+    this.failed(key, index, "network");
+  }
+
+  /**
+   * Whether some usable peer could be asked for something now or later: false when every chunk still missing
+   * is held by no usable peer (the swarm lacks it), so that waiting on these peers alone cannot finish.
+   */
+  canProgress(): boolean {
+    const usable = this.usablePeers();
+    for (let index = this.cursor; index < this.chunkCount; index++) {
+      if (this.verified[index] === 1) continue;
+      if (!usable.some((key) => this.availability.has(key, index))) return false;
+    }
+    return usable.length > 0;
+  }
+
   /** Requests a peer holds, e.g. to abort them when it is banned. */
   inflightOf(key: string): number[] {
     return [...(this.peers.get(key)?.inflight ?? [])];
   }
 
-  /** An overdue chunk first (so that one slow peer does not hold the file), then the lowest missing one. */
+  /**
+   * An overdue chunk first (so that one slow peer does not hold the file), then a missing one the peer has:
+   * at random for the first few, then the rarest (ties at random) while some peer in use is incomplete,
+   * otherwise the lowest.
+   */
   private pick(peer: PeerState, now: number): number | null {
     const overdue = this.pickDuplicate(peer, now, false);
     if (overdue !== null) return overdue;
     while (this.cursor < this.chunkCount && this.verified[this.cursor] === 1) this.cursor++;
-    for (let index = this.cursor; index < this.chunkCount; index++) {
-      if (this.verified[index] === 0 && !this.inflight.has(index)) return index;
-    }
+    const fresh =
+      this.verifiedCount < this.options.randomFirst || this.availability.mixed ? this.pickRarest(peer.key, this.verifiedCount < this.options.randomFirst) : this.pickLowest(peer.key);
+    if (fresh !== null) return fresh;
     const remaining = this.chunkCount - this.verifiedCount;
     return this.pickDuplicate(peer, now, remaining <= Math.max(4, this.usablePeers().length * 2));
+  }
+
+  private pickLowest(key: string): number | null {
+    for (let index = this.cursor; index < this.chunkCount; index++) {
+      if (this.verified[index] === 0 && !this.inflight.has(index) && this.availability.has(key, index)) return index;
+    }
+    return null;
+  }
+
+  /** The rarest chunk the peer has that nobody is fetching, ties drawn at random (reservoir sampling). */
+  private pickRarest(key: string, anyRarity: boolean): number | null {
+    let best: number | null = null;
+    let bestCount = Number.POSITIVE_INFINITY;
+    let ties = 0;
+    for (let index = this.cursor; index < this.chunkCount; index++) {
+      if (this.verified[index] === 1 || this.inflight.has(index) || !this.availability.has(key, index)) continue;
+      const count = anyRarity ? 0 : this.availability.count(index);
+      if (count < bestCount) {
+        best = index;
+        bestCount = count;
+        ties = 1;
+      } else if (count === bestCount && this.random() * ++ties < 1) {
+        best = index;
+      }
+    }
+    return best;
   }
 
   /**
@@ -244,7 +336,7 @@ export class Scheduler {
     let best: number | null = null;
     let bestStarted = Number.POSITIVE_INFINITY;
     for (const [index, requests] of this.inflight) {
-      if (requests.length >= 2 || requests.some((r) => r.peer === peer.key)) continue;
+      if (requests.length >= 2 || requests.some((r) => r.peer === peer.key) || !this.availability.has(peer.key, index)) continue;
       const started = requests[0]?.startedAt ?? now;
       if (!endgame && now - started < stragglerMs) continue;
       if (started < bestStarted) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SCHEDULER_OPTIONS, Scheduler } from "../../peer/download/scheduler.js";
 
-const options = { ...DEFAULT_SCHEDULER_OPTIONS, initialWindow: 2, maxWindow: 4, maxInflight: 100, minStragglerMs: 1000 };
+const options = { ...DEFAULT_SCHEDULER_OPTIONS, initialWindow: 2, maxWindow: 4, maxInflight: 100, minStragglerMs: 1000, randomFirst: 0 };
 
 describe("Scheduler", () => {
   it("hands out chunks in ascending order, round-robin, within each peer's window", () => {
@@ -163,5 +163,90 @@ describe("Scheduler", () => {
     }
     const [fast, slow] = s.stats();
     expect(fast?.chunks).toBeGreaterThan(3 * (slow?.chunks ?? 0));
+  });
+
+  describe("in a swarm", () => {
+    /** A deterministic stand-in for Math.random: a linear congruential sequence. */
+    const seeded = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const bits = (count: number, have: number[]): Uint8Array => {
+      const out = new Uint8Array(Math.ceil(count / 8));
+      for (const i of have) out[i >> 3]! |= 0x80 >> (i & 7);
+      return out;
+    };
+
+    it("asks a peer only for chunks it has, and an incomplete peer nothing until its bitfield is known", () => {
+      const s = new Scheduler(8, [], options);
+      s.addPeer("partial", false);
+      expect(s.assign(0)).toEqual([]);
+      s.availability.setBitfield("partial", bits(8, [5, 6]));
+      expect(s.assign(0).map((a) => a.index).sort()).toEqual([5, 6]);
+      s.availability.add("partial", 2);
+      expect(s.assign(0)).toEqual([]);
+      s.succeeded("partial", 5, 1, 1);
+      expect(s.assign(1)).toEqual([{ peer: "partial", index: 2 }]);
+    });
+
+    it("takes the rarest chunk first, ties at random", () => {
+      const s = new Scheduler(6, [], { ...options, initialWindow: 1, maxWindow: 1 }, seeded(7));
+      s.addPeer("seed");
+      s.addPeer("a", false);
+      s.addPeer("b", false);
+      // Chunks 0-3 are held by three peers, 4 and 5 by the seed alone.
+      s.availability.setBitfield("a", bits(6, [0, 1, 2, 3]));
+      s.availability.setBitfield("b", bits(6, [0, 1, 2, 3]));
+      const first = s.assign(0).find((x) => x.peer === "seed");
+      expect([4, 5]).toContain(first?.index);
+      const picks = new Set<number>();
+      for (let seed = 1; seed <= 20; seed++) {
+        const t = new Scheduler(6, [], { ...options, initialWindow: 1, maxWindow: 1 }, seeded(seed));
+        t.addPeer("seed");
+        t.addPeer("a", false);
+        t.availability.setBitfield("a", bits(6, [0, 1, 2, 3]));
+        const pick = t.assign(0).find((x) => x.peer === "seed")?.index;
+        if (pick !== undefined) picks.add(pick);
+      }
+      expect([...picks].sort()).toEqual([4, 5]);
+    });
+
+    it("draws the first chunks at random, then goes in ascending order when every peer is complete", () => {
+      const firsts = new Set<number>();
+      for (let seed = 1; seed <= 20; seed++) {
+        const s = new Scheduler(100, [], { ...options, randomFirst: 2, initialWindow: 1, maxWindow: 1 }, seeded(seed));
+        s.addPeer("seed");
+        const [a] = s.assign(0);
+        firsts.add(a!.index);
+        s.succeeded("seed", a!.index, 1, 1);
+        const [b] = s.assign(1);
+        s.succeeded("seed", b!.index, 1, 2);
+        const [c] = s.assign(2);
+        expect(c!.index).toBe([0, 1, 2].find((i) => i !== a!.index && i !== b!.index));
+      }
+      expect(firsts.size).toBeGreaterThan(5);
+    });
+
+    it("does not hold a refusal against a peer, but waits out its Retry-After", () => {
+      const s = new Scheduler(10, [], options);
+      s.addPeer("busy");
+      const [first] = s.assign(0);
+      s.refused("busy", first!.index, 1000);
+      for (const { index } of s.inflightOf("busy").map((index) => ({ index }))) s.refused("busy", index, 1000);
+      expect(s.assign(500)).toEqual([]);
+      expect(s.assign(1000).length).toBe(2);
+      expect(s.usablePeers()).toEqual(["busy"]);
+    });
+
+    it("stops asking for a chunk a peer turned out to lack, and knows when no usable peer has what is missing", () => {
+      const s = new Scheduler(3, [], { ...options, initialWindow: 1, maxWindow: 1 });
+      s.addPeer("a");
+      const [first] = s.assign(0);
+      expect(first?.index).toBe(0);
+      s.missing("a", 0);
+      expect(s.availability.has("a", 0)).toBe(false);
+      expect(s.canProgress()).toBe(false);
+      const [next] = s.assign(1);
+      expect([1, 2]).toContain(next?.index);
+      s.availability.add("a", 0);
+      expect(s.canProgress()).toBe(true);
+    });
   });
 });
