@@ -13,6 +13,24 @@ import type { Identity } from "./identity.js";
  * closed the announcer starts nothing. Otherwise a `started` sent during a daemon's stop lists a dead peer,
  * and its re-announce timer keeps the stopped daemon's process alive for good.
  */
+/**
+ * A download in progress, announced so that its downloaders find it (it serves the chunks it has): its
+ * `left` is read at each announce, and it carries no file record (the tracker takes that from complete peers).
+ */
+export interface InProgress {
+  sha1: string;
+  /** Its destination, for the log. */
+  path: string;
+  left(): number;
+}
+
+/** What is announced: a share, whose file is checked before each announce, or a download in progress. */
+export type Announced = Share | InProgress;
+
+function inProgress(item: Announced): item is InProgress {
+  return "left" in item;
+}
+
 /** How announcing to one tracker went, for `p2p status`: the last announce, and the last that worked. */
 export interface TrackerHealth {
   url: string;
@@ -29,6 +47,8 @@ export class Announcer {
   private readonly failures = new Map<string, number>();
   /** The shares being announced, each with the token of the start that owns its announces. */
   private readonly active = new Map<string, object>();
+  /** Announces on their way (with the `stopped` that follows one that landed too late): a stop waits for them. */
+  private readonly sending = new Set<Promise<unknown>>();
   private closed = false;
 
   constructor(
@@ -48,23 +68,40 @@ export class Announcer {
     return { ...this.health };
   }
 
-  /** Starts announcing; resolves with whether the first announce reached the tracker (false once closed). */
-  start(share: Share): Promise<boolean> {
+  /**
+   * Starts announcing; resolves with whether the first announce reached the tracker (false once closed). A
+   * download that finished is announced afresh as its share, with `completed`.
+   */
+  start(share: Announced, event: "started" | "completed" = "started"): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
     this.cancel(share.sha1);
     const token = {};
     this.active.set(share.sha1, token);
-    return this.announce(share, token, "started");
+    return this.track(this.announce(share, token, event));
+  }
+
+  /**
+   * Resolves once every announce on its way has landed and, if it landed after its share was stopped, the
+   * `stopped` that follows it has been sent: a daemon that exits sooner could leave itself listed.
+   */
+  async idle(): Promise<void> {
+    while (this.sending.size > 0) await Promise.allSettled([...this.sending]);
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.sending.add(work);
+    void work.finally(() => this.sending.delete(work)).catch(() => undefined);
+    return work;
   }
 
   /** Withdraws a share from the tracker; resolves when the tracker has been told (or could not be). */
-  async stop(share: Share): Promise<void> {
+  async stop(share: Announced): Promise<void> {
     this.cancel(share.sha1);
     this.active.delete(share.sha1);
     await this.sendStopped(share);
   }
 
-  async stopAll(shares: Share[]): Promise<void> {
+  async stopAll(shares: Announced[]): Promise<void> {
     await Promise.all(shares.map((share) => this.stop(share)));
   }
 
@@ -88,8 +125,8 @@ export class Announcer {
     this.failures.delete(sha1);
   }
 
-  private async announce(share: Share, token: object, event?: AnnounceEvent): Promise<boolean> {
-    if (!(await this.isIntact(share))) {
+  private async announce(share: Announced, token: object, event?: AnnounceEvent): Promise<boolean> {
+    if (!inProgress(share) && !(await this.isIntact(share))) {
       if (this.active.get(share.sha1) !== token) return false;
       this.log(`${share.path} changed since it was shared; no longer announced (share it again)`);
       await this.stop(share);
@@ -116,30 +153,30 @@ export class Announcer {
     const owner = this.active.get(share.sha1);
     if (owner !== token) {
       // Stopped (or started afresh) while this announce was on its way.
-      if (owner === undefined && reached) void this.sendStopped(share);
+      if (owner === undefined && reached) void this.track(this.sendStopped(share));
       return reached;
     }
     const jittered = delayMs * (0.9 + Math.random() * 0.1);
     this.timers.set(
       share.sha1,
-      setTimeout(() => void this.announce(share, token, this.failures.has(share.sha1) ? "started" : undefined), jittered),
+      setTimeout(() => void this.track(this.announce(share, token, this.failures.has(share.sha1) ? "started" : undefined)), jittered),
     );
     return reached;
   }
 
-  private async sendStopped(share: Share): Promise<void> {
+  private async sendStopped(share: Announced): Promise<void> {
     await this.send(this.stopTracker, share, "stopped").catch(() => undefined);
   }
 
-  private send(tracker: TrackerClient, share: Share, event?: AnnounceEvent) {
+  private send(tracker: TrackerClient, share: Announced, event?: AnnounceEvent) {
     return tracker.announce(share.sha1, {
       peerId: this.identity.peerId,
       key: this.identity.key,
       port: this.port,
-      left: 0,
+      left: inProgress(share) ? share.left() : 0,
       ...(event === undefined ? {} : { event }),
       ...(this.claimedIp === undefined ? {} : { ip: this.claimedIp }),
-      file: { name: share.manifest.name, size: share.size, chunkSize: share.manifest.chunkSize, manifestId: share.manifestId },
+      ...(inProgress(share) ? {} : { file: { name: share.manifest.name, size: share.size, chunkSize: share.manifest.chunkSize, manifestId: share.manifestId } }),
     });
   }
 }

@@ -1,5 +1,4 @@
-import type { Share } from "../state/share-registry.js";
-import type { Announcer, TrackerHealth } from "./announcer.js";
+import type { Announced, Announcer, TrackerHealth } from "./announcer.js";
 
 /**
  * One announcer per tracker, driven together: each tracker has its own interval, failure back-off and
@@ -10,8 +9,8 @@ export class Announcers {
   constructor(private readonly each: readonly Announcer[]) {}
 
   /** Starts announcing to every tracker; resolves true as soon as one took it, false once all failed. */
-  start(share: Share): Promise<boolean> {
-    const attempts = this.each.map((announcer) => announcer.start(share));
+  start(share: Announced, event: "started" | "completed" = "started"): Promise<boolean> {
+    const attempts = this.each.map((announcer) => announcer.start(share, event));
     return new Promise((resolve) => {
       let left = attempts.length;
       if (left === 0) resolve(false);
@@ -26,12 +25,17 @@ export class Announcers {
   }
 
   /** Withdraws a share from every tracker at once; resolves when each has been told (or could not be). */
-  async stop(share: Share): Promise<void> {
+  async stop(share: Announced): Promise<void> {
     await Promise.all(this.each.map((announcer) => announcer.stop(share)));
   }
 
-  async stopAll(shares: Share[]): Promise<void> {
+  async stopAll(shares: Announced[]): Promise<void> {
     await Promise.all(this.each.map((announcer) => announcer.stopAll(shares)));
+  }
+
+  /** Resolves once no announce is on its way to any tracker (announcer.ts `idle`). */
+  async idle(): Promise<void> {
+    await Promise.all(this.each.map((announcer) => announcer.idle()));
   }
 
   close(): void {

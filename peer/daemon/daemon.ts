@@ -9,7 +9,9 @@ import { shareIsIntact } from "../server/share-file.js";
 import { downloadsDir, loadDownload } from "../state/download-state.js";
 import { ShareRegistry, type Share } from "../state/share-registry.js";
 import { TrackerClient } from "../tracker-client/tracker-client.js";
-import { Announcer } from "./announcer.js";
+import { Announcer, type InProgress } from "./announcer.js";
+import type { PartialFile } from "../swarm/partial-file.js";
+import { DEFAULT_UPLOAD_SLOTS, UploadSlots } from "../swarm/upload-slots.js";
 import { Announcers } from "./announcers.js";
 import { daemonRunning, socketPath } from "./control-client.js";
 import { startControlServer, type DownloadBody } from "./control-server.js";
@@ -29,6 +31,8 @@ export interface DaemonOptions {
   dataDir: string;
   /** The address the tracker should record, where it must differ from the connection's (LAN, tests). */
   announceHost?: string;
+  /** Clients sent file data at once (swarm/upload-slots.ts); 8 by default. */
+  uploadSlots?: number;
   log?: (line: string) => void;
 }
 
@@ -77,8 +81,15 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const trackers = options.trackers.map((url) => new TrackerClient(url, localAddress));
 
   let uploadedBytes = 0;
+  /** Downloads in progress that serve what they have (those that will be shared: not `--no-seed`). */
+  const partials = new Map<string, PartialFile>();
+  /** ...and are announced as downloads, until they end. */
+  const downloading = new Map<string, InProgress>();
+  const slots = new UploadSlots({ ...DEFAULT_UPLOAD_SLOTS, slots: options.uploadSlots ?? DEFAULT_UPLOAD_SLOTS.slots }, Date.now());
   const publicServer = createPublicServer({
     lookup: (sha1) => registry.get(sha1),
+    partial: (sha1) => partials.get(sha1),
+    slots,
     onSent: (bytes) => {
       uploadedBytes += bytes;
     },
@@ -126,6 +137,21 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     let end = (): void => undefined;
     const run = { progress: null as DownloadProgress | null, request, ended: new Promise<void>((resolve) => (end = resolve)) };
     runs.set(body.sha1, run);
+    /**
+     * While it runs, a download that will be shared serves the chunks it has and is announced with its
+     * `left`, so that other downloaders use it; a `--no-seed` one does neither.
+     */
+    const serve = (file: PartialFile): (() => void) => {
+      partials.set(file.sha1, file);
+      if (registry.get(file.sha1) === undefined) {
+        const item: InProgress = { sha1: file.sha1, path: body.output ?? file.manifest.name, left: () => file.left() };
+        downloading.set(file.sha1, item);
+        void announcer.start(item);
+      }
+      return () => {
+        if (partials.get(file.sha1) === file) partials.delete(file.sha1);
+      };
+    };
     try {
       const result = await download({
         sha1: body.sha1,
@@ -138,14 +164,26 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         ...(body.output === undefined ? {} : { output: body.output }),
         ...(localAddress === undefined ? {} : { localAddress }),
         ...(signal === undefined ? {} : { signal }),
+        ...(body.seed ? { serve } : {}),
+        onReceived: (host, bytes) => slots.credit(host, bytes, Date.now()),
         onProgress: (progress) => {
           run.progress = progress;
           emit?.({ type: "progress", ...progress });
         },
       });
-      // The download recorded the share in `registry` before removing its record (finish.ts): served now.
-      if (result.share !== null) void announcer.start(result.share);
+      // The download recorded the share in `registry` before removing its record (finish.ts): served now,
+      // and the trackers told it completed.
+      const announced = downloading.get(body.sha1);
+      downloading.delete(body.sha1);
+      if (result.share !== null) void announcer.start(result.share, announced === undefined ? "started" : "completed");
+      else if (announced !== undefined) void announcer.stop(announced);
       return downloadReply(result, true);
+    } catch (error) {
+      // Stopped or failed: no longer a peer of this swarm (unless the file is also shared here).
+      const announced = downloading.get(body.sha1);
+      downloading.delete(body.sha1);
+      if (announced !== undefined && registry.get(body.sha1) === undefined && !stopping.signal.aborted) void announcer.stop(announced);
+      throw error;
     } finally {
       runs.delete(body.sha1);
       end();
@@ -184,6 +222,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       public: { host: options.host, port: publicPort },
       shares: registry.list().length,
       uploadedBytes,
+      uploadSlots: slots.status(),
       memory: memory(),
       downloads: [...runs.entries()].map(([sha1, { progress }]) => ({ sha1, ...progress })),
     }),
@@ -225,7 +264,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       publicServer.close();
       publicServer.closeAllConnections();
       const told = registry.list();
-      const telling = announcer.stopAll(told);
+      // Every download running, also one that has not yet announced itself: an earlier run of this daemon,
+      // killed, may have left it listed (the same peer id), and a clean stop should leave nothing behind.
+      const unfinished = [...runs.keys()].filter((sha1) => registry.get(sha1) === undefined).map((sha1): InProgress => downloading.get(sha1) ?? { sha1, path: sha1, left: () => 0 });
+      const telling = announcer.stopAll([...told, ...unfinished]);
       // A download that finishes meanwhile joins the shares (announced at the next start); the tracker is
       // told `stopped` for it too, with any other share added during the stop.
       await settled(running, DOWNLOADS_STOP_GRACE_MS);
@@ -234,6 +276,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       control.closeAllConnections();
       const added = registry.list().filter((share) => !told.some((t) => t.sha1 === share.sha1));
       await Promise.all([telling, announcer.stopAll(added)]);
+      // An announce sent just before the stop (a download that had just started) that lands after it is
+      // followed by its own `stopped`, which must go out before the process exits.
+      await settled(new Set([announcer.idle()]), STOPPED_ANNOUNCE_LIMIT_MS);
     })();
     return closing;
   };

@@ -126,6 +126,7 @@ export class ChunkSocket {
     const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0] ?? "");
     if (status === null) return this.fail(new PeerFault("protocol", "not an HTTP response"));
     let length: number | null = null;
+    let retryAfterSec: number | null = null;
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
       const name = line.slice(0, colon).trim().toLowerCase();
@@ -133,10 +134,11 @@ export class ChunkSocket {
       if (name === "content-length") length = /^\d{1,15}$/.test(value) ? Number(value) : -1;
       else if (name === "transfer-encoding") return this.fail(new PeerFault("protocol", "chunked bodies are not expected"));
       else if (name === "connection" && value.toLowerCase() === "close") this.reusable = false;
+      else if (name === "retry-after" && /^\d{1,4}$/.test(value)) retryAfterSec = Number(value);
     }
     if (status[1] !== "200") {
       this.reusable = false;
-      return this.fail(new PeerFault(refusal(status[1] ?? ""), `answered HTTP ${status[1]}`));
+      return this.fail(new PeerFault(refusal(status[1] ?? ""), `answered HTTP ${status[1]}`, { status: Number(status[1]), retryAfterSec }));
     }
     // The manifest fixes every chunk's length: an answer that promises another (or none) is a lie.
     if (length !== pending.expected) {

@@ -17,6 +17,7 @@ import { fetchManifest } from "./manifest-fetch.js";
 import type { FetchLimits } from "./peer-http.js";
 import { PeerPool } from "./peer-pool.js";
 import type { SchedulerOptions } from "./scheduler.js";
+import type { PartialFile } from "../swarm/partial-file.js";
 
 /**
  * One download, start to finish: peers from every tracker (peer/sources/), a verified manifest, chunks from every peer at
@@ -44,6 +45,14 @@ export interface DownloadOptions {
   seed: boolean;
   /** The registry the share goes into: a daemon's own, which it serves from; otherwise the data dir's file. */
   registry?: ShareRegistry;
+  /**
+   * Serves the download while it runs (a daemon's public port): called once the partial file is open, with
+   * what it has verified so far; returns what ends the serving (called once the finished share is recorded,
+   * or when the download stops).
+   */
+  serve?: (file: PartialFile) => () => void;
+  /** Told of every verified chunk and the peer (its address) that sent it: what earns that peer upload slots. */
+  onReceived?: (host: string, bytes: number) => void;
 }
 
 export interface DownloadProgress {

@@ -7,6 +7,8 @@ export class PeerFault extends Error {
   constructor(
     readonly kind: "network" | "timeout" | "protocol" | "lie" | "aborted",
     message: string,
+    /** The HTTP status of a refusal, and its Retry-After in seconds when it sent one. */
+    readonly refusal?: { status: number; retryAfterSec: number | null },
   ) {
     super(message);
   }

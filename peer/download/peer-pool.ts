@@ -13,9 +13,13 @@ export class PeerPool {
   readonly connections = new Map<string, PeerConnection>();
   /** Where each peer's sources first named it (`tracker:<url>`...). */
   private readonly origins = new Map<string, string[]>();
+  /** Peers a source said have the whole file (the others are asked what they have). */
+  private readonly complete = new Set<string>();
   /** Who takes peers as they arrive, also late answers of an earlier round; until set, the pool keeps them. */
   private taker: ((keys: string[]) => number) | null = null;
   private closed = false;
+  private looking = false;
+  private lastLook = Date.now();
 
   constructor(
     private readonly sha1: string,
@@ -30,6 +34,8 @@ export class PeerPool {
       const { key, host, port } = candidate;
       if (!this.connections.has(key)) this.connections.set(key, new PeerConnection({ ip: host, port }, this.localAddress));
       this.origins.set(key, [...candidate.sources]);
+      if (candidate.complete) this.complete.add(key);
+      else this.complete.delete(key);
     }
     return candidates.map((candidate) => candidate.key);
   }
@@ -38,6 +44,11 @@ export class PeerPool {
     const connection = this.connections.get(key);
     if (connection === undefined) throw new Error(`unknown peer ${key}`);
     return connection;
+  }
+
+  /** Whether a source said the peer has the whole file. */
+  isComplete(key: string): boolean {
+    return this.complete.has(key);
   }
 
   /** Where the peer was found: the kind (`tracker`) and every source that named it. Never seen by the scheduler. */
@@ -92,6 +103,22 @@ export class PeerPool {
       delay = Math.min(delay * 2, 5000);
     }
     throw this.noPeersError(failures);
+  }
+
+  /**
+   * One more round in the background, unless one is on its way or ran within `minGapMs`: in a swarm, new
+   * downloaders keep arriving, and a download that waits on its peers' news may find others that can help.
+   */
+  lookAgain(minGapMs: number, signal?: AbortSignal): void {
+    if (this.closed || this.looking || Date.now() - this.lastLook < minGapMs) return;
+    this.looking = true;
+    this.lastLook = Date.now();
+    this.finder
+      .round(this.sha1, (candidates) => this.take(candidates), signal)
+      .catch(() => undefined)
+      .finally(() => {
+        this.looking = false;
+      });
   }
 
   noPeersError(failures: readonly SourceFailure[]): P2PError {

@@ -3,9 +3,9 @@ import { P2PError } from "../errors.js";
 
 /** JSON replies and the one place where an error becomes an HTTP reply, for both of the daemon's servers. */
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const bytes = Buffer.from(JSON.stringify(body));
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": bytes.length });
+  res.writeHead(status, { ...headers, "Content-Type": "application/json", "Content-Length": bytes.length });
   res.end(bytes);
 }
 
@@ -14,6 +14,8 @@ export class HttpError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Extra headers of the reply, such as Retry-After. */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
   }
@@ -25,7 +27,7 @@ export function sendError(res: ServerResponse, error: unknown): void {
     return;
   }
   if (error instanceof HttpError) {
-    sendJson(res, error.status, { error: { code: error.code, message: error.message } });
+    sendJson(res, error.status, { error: { code: error.code, message: error.message } }, error.headers);
   } else if (error instanceof P2PError) {
     sendJson(res, error.httpStatus, { error: error.toJSON() });
   } else {

@@ -10,22 +10,32 @@ import { readFully } from "../storage/read-fully.js";
 import { parseRange } from "./range.js";
 import { limitConnections } from "./connection-limits.js";
 import { OpenFiles, type Lease } from "./open-files.js";
+import { sendHave, type HaveTarget } from "./have-route.js";
+import type { PartialFile } from "../swarm/partial-file.js";
+import type { UploadSlots } from "../swarm/upload-slots.js";
+import { normalizeIp } from "../../common/ip.js";
 
 /**
- * The public port (5001 by default): manifests, chunks and whole files of what this peer shares, to anyone.
- * Files are found by id in the registry only; nothing from the URL ever reaches the file system.
+ * The public port (5001 by default): manifests, chunks and whole files of what this peer shares, to anyone,
+ * and the chunks already verified of what it is downloading (partial seeding), with `/have` to tell which.
+ * Files are found by id only; nothing from the URL ever reaches the file system. File data goes only to
+ * clients holding an upload slot (swarm/upload-slots.ts); others get a quick 503 with Retry-After.
  */
 
 export interface PublicServerOptions {
   lookup: (sha1: string) => Share | undefined;
-  /** Told the size of every piece of file data sent, for the daemon's upload count. */
-  onSent?: (bytes: number) => void;
+  /** A download in progress, served from its partial file. */
+  partial?: (sha1: string) => PartialFile | undefined;
+  /** Who may be sent file data now; without it, everyone. */
+  slots?: UploadSlots;
+  /** Told the size of every piece of file data sent, and to whom (its address), for the daemon's upload count. */
+  onSent?: (bytes: number, client: string) => void;
   /** Called when a shared file is found changed, so that the daemon stops announcing it. */
   onChanged?: (share: Share) => void;
   maxConnections?: number;
 }
 
-const ROUTE = /^\/v1\/files\/([^/]+)(?:\/(manifest|chunks\/([^/]+)))?$/;
+const ROUTE = /^\/v1\/files\/([^/]+)(?:\/(manifest|have|chunks\/([^/]+)))?$/;
 
 export function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
@@ -57,15 +67,51 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
   const sha1 = normalizeSha1(match[1]);
   if (sha1 === null) throw new HttpError(400, "invalid_hash", "a file id is 40 hex characters");
   const share = options.lookup(sha1);
-  if (share === undefined) throw new HttpError(404, "not_shared", `${sha1} is not shared here`);
+  const partial = share === undefined ? options.partial?.(sha1) : undefined;
+  const manifest = share?.manifest ?? (partial?.closed === false ? partial.manifest : undefined);
+  if (manifest === undefined) throw notShared(sha1);
   const head = req.method === "HEAD";
+  const client = normalizeIp(req.socket.remoteAddress ?? "") ?? "unknown";
+  const sent = (bytes: number): void => {
+    options.slots?.served(client, bytes);
+    options.onSent?.(bytes, client);
+  };
 
   if (match[2] === "manifest") {
-    const body = canonicalBytes(share.manifest);
+    const body = canonicalBytes(manifest);
     res.writeHead(200, { "Content-Type": "application/json", "Content-Length": body.length, "Cache-Control": "no-store" });
     res.end(head ? undefined : body);
     return;
   }
+  if (match[2] === "have") {
+    const target = (s: Share | undefined, p: PartialFile | undefined): HaveTarget | undefined =>
+      s !== undefined ? { complete: true, chunks: s.manifest.chunks.length } : p !== undefined && !p.closed ? { complete: false, partial: p } : undefined;
+    await sendHave(req, res, target(share, partial) ?? { complete: true, chunks: manifest.chunks.length }, () => target(options.lookup(sha1), undefined));
+    return;
+  }
+  const index = match[3] === undefined ? null : /^\d{1,10}$/.test(match[3]) ? Number(match[3]) : -1;
+  if (index !== null && (index < 0 || index >= manifest.chunks.length)) {
+    throw new HttpError(416, "chunk_out_of_range", `chunk index must be 0-${manifest.chunks.length - 1}`);
+  }
+  if (partial !== undefined) {
+    if (index === null) throw new HttpError(404, "file_incomplete", `${sha1} is still being downloaded here: ask for its chunks`);
+    if (!partial.have.has(index)) throw new HttpError(404, "chunk_missing", `chunk ${index} of ${sha1} is not here yet`);
+  }
+  admit(options.slots, client);
+  if (partial !== undefined && index !== null) {
+    const length = chunkLength(manifest, index);
+    const read = (buffer: Buffer): Promise<number> =>
+      partial.read(index, buffer, length).then(
+        () => length,
+        () => {
+          // The download ended as this request came (its partial file closed): the finished share answers next.
+          throw new HttpError(503, "download_ending", "the download here is ending; ask again", { "Retry-After": "1" });
+        },
+      );
+    await sendChunk(read, res, length, head, sent);
+    return;
+  }
+  if (share === undefined) throw notShared(sha1);
 
   let lease: Lease;
   try {
@@ -76,12 +122,10 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
   }
   const handleOpen = lease.handle;
   try {
-    if (match[3] !== undefined) {
-      const index = /^\d{1,10}$/.test(match[3]) ? Number(match[3]) : -1;
-      if (index < 0 || index >= share.manifest.chunks.length) {
-        throw new HttpError(416, "chunk_out_of_range", `chunk index must be 0-${share.manifest.chunks.length - 1}`);
-      }
-      await sendChunk(handleOpen, res, index * share.manifest.chunkSize, chunkLength(share.manifest, index), head, options.onSent);
+    if (index !== null) {
+      const length = chunkLength(manifest, index);
+      const start = index * manifest.chunkSize;
+      await sendChunk((buffer) => readFully(handleOpen, buffer, 0, length, start), res, length, head, sent);
       return;
     }
     const size = share.size;
@@ -89,8 +133,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     const common = {
       "Accept-Ranges": "bytes",
       "Content-Type": "application/octet-stream",
-      "Content-Disposition": contentDisposition(share.manifest.name),
-      ETag: `"${share.sha1}"`,
+      "Content-Disposition": contentDisposition(manifest.name),
+      ETag: `"${sha1}"`,
     };
     if (range === "unsatisfiable") {
       res.writeHead(416, { ...common, "Content-Range": `bytes */${size}`, "Content-Length": 0 });
@@ -99,11 +143,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     }
     if (range === null) {
       res.writeHead(200, { ...common, "Content-Length": size });
-      await send(handleOpen, res, 0, size - 1, head, options.onSent);
+      await send(handleOpen, res, 0, size - 1, head, sent);
       return;
     }
     res.writeHead(206, { ...common, "Content-Length": range.end - range.start + 1, "Content-Range": `bytes ${range.start}-${range.end}/${size}` });
-    await send(handleOpen, res, range.start, range.end, head, options.onSent);
+    await send(handleOpen, res, range.start, range.end, head, sent);
   } finally {
     lease.release();
   }
@@ -113,11 +157,22 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
 const spare: Buffer[] = [];
 const MAX_SPARE = 8;
 
+function notShared(sha1: string): HttpError {
+  return new HttpError(404, "not_shared", `${sha1} is not shared here`);
+}
+
+/** File data only for a client with an upload slot: the others are told when to ask again, at once. */
+function admit(slots: UploadSlots | undefined, client: string): void {
+  const admission = slots?.admit(client, Date.now());
+  if (admission === undefined || admission.ok) return;
+  throw new HttpError(503, "no_upload_slot", `every upload slot is taken; ask again in ${admission.retryAfterSec} s`, { "Retry-After": String(admission.retryAfterSec) });
+}
+
 /**
  * A chunk: one read into a reused buffer, then one write; the buffer goes back once the socket has taken
  * every byte (or is gone). The read comes before the headers, so a file that turns out short is a 410.
  */
-async function sendChunk(file: FileHandle, res: ServerResponse, start: number, length: number, head: boolean, onSent?: (bytes: number) => void): Promise<void> {
+async function sendChunk(read: (buffer: Buffer) => Promise<number>, res: ServerResponse, length: number, head: boolean, onSent: (bytes: number) => void): Promise<void> {
   const headers = { "Content-Type": "application/octet-stream", "Content-Length": length };
   if (head || length === 0) {
     res.writeHead(200, headers);
@@ -132,7 +187,7 @@ async function sendChunk(file: FileHandle, res: ServerResponse, start: number, l
     if (spare.length < MAX_SPARE && buffer.length === CHUNK_SIZE) spare.push(buffer);
   };
   try {
-    if ((await readFully(file, buffer, 0, length, start)) < length) {
+    if ((await read(buffer)) < length) {
       throw new HttpError(410, "file_changed", "the shared file is shorter than when it was shared");
     }
   } catch (error) {
@@ -140,7 +195,7 @@ async function sendChunk(file: FileHandle, res: ServerResponse, start: number, l
     throw error;
   }
   res.once("finish", () => {
-    onSent?.(length);
+    onSent(length);
     release();
   });
   res.once("close", release);
@@ -148,13 +203,13 @@ async function sendChunk(file: FileHandle, res: ServerResponse, start: number, l
   res.end(buffer.subarray(0, length));
 }
 
-async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean, onSent?: (bytes: number) => void): Promise<void> {
+async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean, onSent: (bytes: number) => void): Promise<void> {
   if (head || end < start) {
     res.end();
     return;
   }
   const stream = file.createReadStream({ start, end, highWaterMark: 1024 * 1024, autoClose: false });
-  if (onSent !== undefined) stream.on("data", (part) => onSent(part.length));
+  stream.on("data", (part) => onSent(part.length));
   try {
     await pipeline(stream, res);
   } catch {

@@ -1,0 +1,90 @@
+import { pause } from "./cancel.js";
+import { PeerFault } from "./peer-fault.js";
+import type { PeerConnection } from "./peer-http.js";
+
+/**
+ * Learns which chunks each incomplete peer has: its `/have` bitfield once, then `/have?since=<seq>` in a
+ * loop, which the peer holds until it verifies another chunk (a long-poll: one open request per followed
+ * peer, an answer per change, nothing while nothing changes). What a peer says is only a hint for the
+ * scheduler: every chunk is still verified, and one it turns out not to have is a `chunk_missing` refusal.
+ */
+
+export type HaveUpdate = { kind: "complete" } | { kind: "bitfield"; bits: Uint8Array } | { kind: "added"; indices: number[] };
+
+/** Peers followed at once: each costs one open request on both sides. */
+const MAX_FOLLOWED = 32;
+/** The peer holds a follow for up to 10 s (server/have-route.ts); allow for that and a slow answer. */
+const FOLLOW_LIMITS = { idleMs: 15_000, deadlineMs: 25_000 };
+const MAX_FAILURES = 3;
+
+export class HaveFollower {
+  private readonly followed = new Set<string>();
+  private readonly stopping = new AbortController();
+
+  constructor(
+    private readonly sha1: string,
+    private readonly chunkCount: number,
+    private readonly connection: (key: string) => PeerConnection,
+    private readonly onUpdate: (key: string, update: HaveUpdate) => void,
+  ) {}
+
+  /** Starts following a peer, unless it is followed already or enough are. */
+  follow(key: string): void {
+    if (this.closed || this.followed.has(key) || this.followed.size >= MAX_FOLLOWED) return;
+    this.followed.add(key);
+    void this.run(key).finally(() => this.followed.delete(key));
+  }
+
+  /** Stops following; requests on their way end when the pool closes their connections. */
+  close(): void {
+    this.stopping.abort();
+  }
+
+  private get closed(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  private async run(key: string): Promise<void> {
+    const path = `/v1/files/${this.sha1}/have`;
+    const maxBytes = 65_536 + Math.ceil(this.chunkCount / 6) * 2;
+    let seq: number | null = null;
+    let failures = 0;
+    while (!this.closed) {
+      let answer: unknown;
+      try {
+        const body = await this.connection(key).small(seq === null ? path : `${path}?since=${seq}`, FOLLOW_LIMITS, maxBytes);
+        answer = JSON.parse(body.toString("utf8"));
+      } catch (error) {
+        // A peer that no longer has the file (404) is not followed; others get a few tries.
+        if (this.closed || (error instanceof PeerFault && error.refusal?.status === 404) || ++failures >= MAX_FAILURES) return;
+        await pause(500 * failures, this.stopping.signal).catch(() => undefined);
+        continue;
+      }
+      const update = this.read(answer, seq);
+      if (update === null) return;
+      failures = 0;
+      if (this.closed) return;
+      this.onUpdate(key, update.update);
+      if (update.update.kind === "complete") return;
+      seq = update.seq;
+    }
+  }
+
+  /** Checks an answer's shape; null (stop following) for anything a peer of ours would not send. */
+  private read(answer: unknown, seq: number | null): { update: HaveUpdate; seq: number } | null {
+    if (typeof answer !== "object" || answer === null) return null;
+    const a = answer as Record<string, unknown>;
+    if (a.complete === true) return { update: { kind: "complete" }, seq: this.chunkCount };
+    if (a.complete !== false || a.chunks !== this.chunkCount || !Number.isSafeInteger(a.seq) || (a.seq as number) < 0 || (a.seq as number) > this.chunkCount) return null;
+    const next = a.seq as number;
+    if (seq === null) {
+      if (typeof a.bitfield !== "string") return null;
+      const bits = Buffer.from(a.bitfield, "base64");
+      if (bits.length !== Math.ceil(this.chunkCount / 8)) return null;
+      return { update: { kind: "bitfield", bits: new Uint8Array(bits) }, seq: next };
+    }
+    if (!Array.isArray(a.added) || next < seq) return null;
+    const indices = a.added.filter((i): i is number => Number.isInteger(i) && i >= 0 && i < this.chunkCount);
+    return { update: { kind: "added", indices }, seq: next };
+  }
+}

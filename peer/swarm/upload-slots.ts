@@ -1,0 +1,147 @@
+/**
+ * Who may download from this daemon right now: a bounded number of clients at once (upload slots), so that
+ * a few are served at full speed rather than all at a trickle, as BitTorrent's choker does. Plain values
+ * and an injected clock; the public server asks `admit` before it sends file data.
+ *
+ * - A free slot is given at once. When all are taken, a client is refused with the time until the next
+ *   rechoke (the server answers 503 with Retry-After), never kept waiting on an open request.
+ * - Every `rechokeMs` the slots are dealt again among the clients that asked recently: first to those that
+ *   uploaded most to this daemon lately (reciprocity: they are downloading what we also want), then to
+ *   those that waited longest since they last held one, so that a seed with nothing to reciprocate turns
+ *   its slots round in turns. One slot is optimistic: every `optimisticMs` it goes to a client chosen at
+ *   random among the rest, so that a newcomer with nothing to offer yet gets its first chunks.
+ * - A holder that stops asking for `idleMs` frees its slot at once.
+ */
+
+export interface UploadSlotOptions {
+  slots: number;
+  rechokeMs: number;
+  optimisticMs: number;
+  idleMs: number;
+}
+
+export const DEFAULT_UPLOAD_SLOTS: UploadSlotOptions = { slots: 8, rechokeMs: 10_000, optimisticMs: 30_000, idleMs: 5_000 };
+
+export type Admission = { ok: true } | { ok: false; retryAfterSec: number };
+
+interface Client {
+  /** Holds a slot now. */
+  holding: boolean;
+  optimistic: boolean;
+  lastRequest: number;
+  /** When it last held a slot (while holding: now); 0 if never. */
+  lastHeld: number;
+  /** Bytes it sent this daemon in the current and the previous rechoke period. */
+  credit: number;
+  previousCredit: number;
+  uploaded: number;
+}
+
+/** How long a client that stopped asking is remembered (its credit with it). */
+const FORGET_MS = 120_000;
+
+export class UploadSlots {
+  private readonly clients = new Map<string, Client>();
+  private nextRechoke: number;
+  private nextOptimistic: number;
+
+  constructor(
+    private options: UploadSlotOptions = DEFAULT_UPLOAD_SLOTS,
+    now = 0,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.nextRechoke = now + options.rechokeMs;
+    this.nextOptimistic = now + options.optimisticMs;
+  }
+
+  get slots(): number {
+    return this.options.slots;
+  }
+
+  /** Changes the number of slots; the next rechoke applies it to holders (a new one takes effect at once). */
+  setSlots(slots: number): void {
+    this.options = { ...this.options, slots: Math.max(1, Math.floor(slots)) };
+  }
+
+  admit(client: string, now: number): Admission {
+    if (now >= this.nextRechoke) this.rechoke(now);
+    const state = this.clients.get(client) ?? this.remember(client, now);
+    state.lastRequest = now;
+    if (state.holding) {
+      state.lastHeld = now;
+      return { ok: true };
+    }
+    this.freeIdle(now);
+    if (this.holders().length < this.options.slots) {
+      state.holding = true;
+      state.lastHeld = now;
+      return { ok: true };
+    }
+    return { ok: false, retryAfterSec: Math.min(10, Math.max(1, Math.ceil((this.nextRechoke - now) / 1000))) };
+  }
+
+  /** This daemon received `bytes` from `client` (as a downloader): what earns it a slot here. */
+  credit(client: string, bytes: number, now: number): void {
+    (this.clients.get(client) ?? this.remember(client, now)).credit += bytes;
+  }
+
+  /** File data sent to `client`, for `status()`. */
+  served(client: string, bytes: number): void {
+    const state = this.clients.get(client);
+    if (state !== undefined) state.uploaded += bytes;
+  }
+
+  /** The clients holding a slot now, for `p2p status`. */
+  status(): { slots: number; holders: { client: string; optimistic: boolean; uploadedBytes: number }[]; waiting: number } {
+    return {
+      slots: this.options.slots,
+      holders: [...this.clients].filter(([, c]) => c.holding).map(([client, c]) => ({ client, optimistic: c.optimistic, uploadedBytes: c.uploaded })),
+      waiting: [...this.clients.values()].filter((c) => !c.holding && c.lastRequest > this.nextRechoke - 2 * this.options.rechokeMs).length,
+    };
+  }
+
+  /** Deals the slots again among the clients that asked within the last two periods. */
+  rechoke(now: number): void {
+    this.nextRechoke = now + this.options.rechokeMs;
+    for (const [key, client] of this.clients) {
+      if (!client.holding && now - client.lastRequest > FORGET_MS) this.clients.delete(key);
+    }
+    const interested = [...this.clients].filter(([, c]) => now - c.lastRequest <= 2 * this.options.rechokeMs);
+    const score = (c: Client): number => c.credit + c.previousCredit;
+    interested.sort(([, a], [, b]) => score(b) - score(a) || a.lastHeld - b.lastHeld);
+    const regular = new Set(interested.slice(0, Math.max(0, this.options.slots - 1)).map(([key]) => key));
+    // The optimistic slot: kept until its turn is over (if its holder still asks), then drawn afresh.
+    let optimistic = [...this.clients].find(([key, c]) => c.optimistic && c.holding && !regular.has(key) && now - c.lastRequest <= this.options.idleMs)?.[0];
+    if (optimistic === undefined || now >= this.nextOptimistic) {
+      // Drawn among those without a regular slot, the one whose turn ends left out (unless it is alone).
+      const all = interested.filter(([key]) => !regular.has(key)).map(([key]) => key);
+      const rest = all.length > 1 ? all.filter((key) => key !== optimistic) : all;
+      optimistic = rest.length === 0 ? undefined : rest[Math.floor(this.random() * rest.length)];
+      this.nextOptimistic = now + this.options.optimisticMs;
+    }
+    for (const [key, client] of this.clients) {
+      const holds = regular.has(key) || key === optimistic;
+      if (client.holding && !holds) client.lastHeld = now;
+      client.holding = holds;
+      client.optimistic = key === optimistic && !regular.has(key);
+      client.previousCredit = client.credit;
+      client.credit = 0;
+    }
+  }
+
+  private holders(): Client[] {
+    return [...this.clients.values()].filter((c) => c.holding);
+  }
+
+  private freeIdle(now: number): void {
+    for (const client of this.clients.values()) {
+      if (client.holding && now - client.lastRequest > this.options.idleMs) client.holding = false;
+    }
+  }
+
+  private remember(client: string, now: number): Client {
+    const state: Client = { holding: false, optimistic: false, lastRequest: now, lastHeld: 0, credit: 0, previousCredit: 0, uploaded: 0 };
+    this.clients.set(client, state);
+    return state;
+  }
+}
