@@ -14,8 +14,7 @@ import { HashWorker } from "./hash-worker.js";
 import { PeerFault, type FetchLimits } from "./peer-http.js";
 import type { PeerPool } from "./peer-pool.js";
 import { DEFAULT_SCHEDULER_OPTIONS, Scheduler } from "./scheduler.js";
-import { HaveFollower, type HaveUpdate } from "./have-follower.js";
-import { PartialFile } from "../swarm/partial-file.js";
+import { SwarmLink } from "./swarm-link.js";
 
 /**
  * The body of one download once its manifest, destination and partial file are settled (downloader.ts):
@@ -24,15 +23,6 @@ import { PartialFile } from "../swarm/partial-file.js";
  */
 
 const FLUSH_EVERY_MS = 500;
-/**
- * How often a running download asks its sources again for peers that joined since: soon after it starts
- * (downloaders that start together announce only once they have the manifest, after their first look), then
- * less and less often, up to every 30 s.
- */
-const LOOK_AGAIN_FIRST_MS = 2_000;
-const LOOK_AGAIN_MAX_MS = 30_000;
-/** ...and how often while its peers have nothing it needs. */
-const LOOK_AGAIN_STARVED_MS = 3_000;
 /** Early chunks that keep their buffers until the SHA-1 reaches them (file-hasher.ts). */
 const MAX_HELD_FOR_SHA1 = 6;
 
@@ -68,12 +58,8 @@ export class Run {
   private verifiedBytes: number;
   private finishing = false;
   private wake: () => void = () => undefined;
-  /** Which chunks the incomplete peers have (their `/have`). */
-  private readonly follower: HaveFollower;
-  /** What this download serves while it runs (a daemon's public port), and how that ends. */
-  private readonly partial: PartialFile;
-  private unserve: () => void = () => undefined;
-  private readonly startedAt = Date.now();
+  /** Who has what, refusals, newcomers, and this download's chunks served while it runs. */
+  private readonly swarm: SwarmLink;
 
   constructor(
     private readonly options: DownloadOptions,
@@ -104,39 +90,14 @@ export class Run {
     const lengthOf = (i: number): number => chunkLength(manifest, i);
     this.hasher = new FileHasher(count, lengthOf, (i) => this.written[i] === 1, this.worker, (i, target, length) => store.readInto(i, target, length), scratch, maxHeld);
     this.id = idOf(manifest);
-    this.follower = new HaveFollower(manifest.sha1, count, (key) => pool.get(key), (key, update) => this.learned(key, update));
-    for (const key of pool.connections.keys()) this.addPeer(key);
+    this.swarm = new SwarmLink(manifest, store, pool, this.scheduler, resumed, options.serve, options.signal, () => this.wake());
+    for (const key of pool.connections.keys()) this.swarm.addPeer(key);
     // Peers a slower source names later (another tracker's answer) join at once, not at the next refill.
     pool.feed((keys) => {
-      const taken = keys.filter((key) => this.addPeer(key)).length;
+      const taken = keys.filter((key) => this.swarm.addPeer(key)).length;
       if (taken > 0) this.wake();
       return taken;
     });
-    this.partial = new PartialFile(manifest, (index, target, length) => store.readInto(index, target, length), resumed);
-    if (options.serve !== undefined) this.unserve = options.serve(this.partial);
-  }
-
-  /** A peer joins the scheduler; one not known to be complete is asked what it has. */
-  private addPeer(key: string): boolean {
-    const complete = this.pool.isComplete(key);
-    const usable = this.scheduler.addPeer(key, complete);
-    if (usable && !complete && !this.scheduler.availability.isComplete(key)) this.follower.follow(key);
-    return usable;
-  }
-
-  private learned(key: string, update: HaveUpdate): void {
-    const availability = this.scheduler.availability;
-    if (update.kind === "complete") availability.setComplete(key);
-    else if (update.kind === "bitfield") availability.setBitfield(key, update.bits);
-    else for (const index of update.indices) availability.add(key, index);
-    this.wake();
-  }
-
-  /** Ends serving the download's chunks: at its end, after the finished share is recorded (or when it stops). */
-  private stopServing(): void {
-    this.partial.close();
-    this.unserve();
-    this.unserve = () => undefined;
   }
 
   async execute(): Promise<DownloadResult> {
@@ -147,20 +108,20 @@ export class Run {
     try {
       intact = await this.fetchAll();
     } catch (error) {
-      this.stopServing();
+      this.swarm.stopServing();
       this.hasher.release();
       await Promise.allSettled(this.writing);
       await this.flush(true).catch(() => undefined);
       await this.store.close();
       throw error;
     } finally {
-      this.follower.close();
+      this.swarm.close();
       this.options.signal?.removeEventListener("abort", wakeOnCancel);
       await this.worker.close();
       await this.journal.close();
     }
     if (!intact) {
-      this.stopServing();
+      this.swarm.stopServing();
       await this.discard();
       throw Errors.fileHashMismatch(
         `the assembled file's SHA-1 is not ${this.manifest.sha1}: the manifest the peers sent describes another file`,
@@ -204,7 +165,7 @@ export class Run {
       });
     } catch (error) {
       // The partial file and the record stay: the same command (with --force, if the destination appeared) finishes it.
-      this.stopServing();
+      this.swarm.stopServing();
       await this.store.close();
       throw error;
     }
@@ -214,7 +175,7 @@ export class Run {
       const share = await settle(this.options.dataDir, this.manifest, this.destination, this.options.seed, this.options.registry);
       return this.result(share);
     } finally {
-      this.stopServing();
+      this.swarm.stopServing();
     }
   }
 
@@ -250,14 +211,9 @@ export class Run {
         continue;
       }
       if (this.aborts.size === 0 && !this.scheduler.done && !this.scheduler.anyRefusing(now)) this.starved();
-      this.pool.lookAgain(this.lookAgainGap(), this.options.signal);
+      this.swarm.lookAgain(false);
       await wakeOrTick(woke, 250);
     }
-  }
-
-  /** The gap between two looks for new peers: it doubles with the time the download has run, from 2 s to 30 s. */
-  private lookAgainGap(): number {
-    return Math.min(LOOK_AGAIN_MAX_MS, Math.max(LOOK_AGAIN_FIRST_MS, (Date.now() - this.startedAt) / 2));
   }
 
   /**
@@ -273,7 +229,7 @@ export class Run {
         "the verified part is kept: run the same command again when a peer that has the rest is online",
       );
     }
-    this.pool.lookAgain(LOOK_AGAIN_STARVED_MS, this.options.signal);
+    this.swarm.lookAgain(true);
   }
 
   /**
@@ -317,14 +273,8 @@ export class Run {
         this.buffers.give(pooled);
         // An answer the manifest contradicts (its length) is a lie like a bad hash; one that is not HTTP is broken.
         const kind = error instanceof PeerFault ? error.kind : "network";
-        const refusal = error instanceof PeerFault ? error.refusal : undefined;
         if (kind === "lie" || kind === "protocol") this.misbehaved(peer, index, kind === "lie" ? "lie" : "broken");
-        else if (refusal?.status === 503 && refusal.retryAfterSec !== null) this.scheduler.refused(peer, index, Date.now() + refusal.retryAfterSec * 1000);
-        else if (refusal?.status === 404) {
-          // It does not have the chunk (yet): not asked for it again until it says so.
-          this.scheduler.missing(peer, index);
-          this.follower.follow(peer);
-        } else this.scheduler.failed(peer, index, kind === "aborted" ? "cancelled" : kind);
+        else if (!this.swarm.refused(peer, index, error)) this.scheduler.failed(peer, index, kind === "aborted" ? "cancelled" : kind);
       },
     ).finally(() => {
       this.aborts.delete(key);
@@ -352,7 +302,7 @@ export class Run {
         await this.store.write(index, data);
         await this.journal.append(index);
         this.written[index] = 1;
-        this.partial.add(index);
+        this.swarm.verified(index);
         this.verifiedBytes += data.length;
         // Not awaited: the pump may be reading back other chunks, and this buffer is free once `hashed` is.
         this.hasher.advance().catch((error: unknown) => this.fail(error));
