@@ -12,6 +12,7 @@ import { TrackerClient } from "../tracker-client/tracker-client.js";
 import { Announcer, type InProgress } from "./announcer.js";
 import type { PartialFile } from "../swarm/partial-file.js";
 import { DEFAULT_UPLOAD_SLOTS, UploadSlots } from "../swarm/upload-slots.js";
+import { SuperSeed } from "../swarm/super-seed.js";
 import { Announcers } from "./announcers.js";
 import { daemonRunning, socketPath } from "./control-client.js";
 import { startControlServer, type DownloadBody } from "./control-server.js";
@@ -43,6 +44,8 @@ const DOWNLOADS_STOP_GRACE_MS = 2000;
  * end: the same command run again at once must not be refused while that download is still stopping.
  */
 const CANCELLED_DOWNLOAD_WAIT_MS = 5000;
+/** Files super-seeded at once: each holds 8 bytes per chunk while it lasts. */
+const MAX_SUPER_SEEDS = 64;
 /** The time limit of a `stopped` announce: a tracker that does not answer must not hold a stop for long. */
 const STOPPED_ANNOUNCE_LIMIT_MS = 2000;
 
@@ -86,9 +89,29 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   /** ...and are announced as downloads, until they end. */
   const downloading = new Map<string, InProgress>();
   const slots = new UploadSlots({ ...DEFAULT_UPLOAD_SLOTS, slots: options.uploadSlots ?? DEFAULT_UPLOAD_SLOTS.slots }, Date.now());
+  /**
+   * Super-seeding, for files this daemon shared itself (not those it downloaded: it is the first sharer's
+   * way to send little more than one copy), from a file's first request until each chunk has been sent once.
+   * A finished one keeps a marker (null) so that it does not start again; at most MAX_SUPER_SEEDS at once.
+   */
+  const superSeeds = new Map<string, { share: Share; state: SuperSeed | null }>();
+  const downloadedHere = new Set<string>();
+  const superSeedOf = (share: Share): SuperSeed | undefined => {
+    if (downloadedHere.has(share.sha1)) return undefined;
+    let entry = superSeeds.get(share.sha1);
+    if (entry?.share !== share) {
+      const live = [...superSeeds.values()].filter((e) => e.state !== null).length;
+      if (live >= MAX_SUPER_SEEDS) return undefined;
+      entry = { share, state: new SuperSeed(share.manifest.chunks.length) };
+      superSeeds.set(share.sha1, entry);
+    }
+    if (entry.state?.done === true) entry.state = null;
+    return entry.state ?? undefined;
+  };
   const publicServer = createPublicServer({
     lookup: (sha1) => registry.get(sha1),
     partial: (sha1) => partials.get(sha1),
+    superSeed: superSeedOf,
     slots,
     onSent: (bytes) => {
       uploadedBytes += bytes;
@@ -175,6 +198,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // and the trackers told it completed.
       const announced = downloading.get(body.sha1);
       downloading.delete(body.sha1);
+      if (result.share !== null) downloadedHere.add(body.sha1);
       if (result.share !== null) void announcer.start(result.share, announced === undefined ? "started" : "completed");
       else if (announced !== undefined) void announcer.stop(announced);
       return downloadReply(result, true);
@@ -246,6 +270,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       if (share === undefined) throw Errors.notShared(`${sha1} is not shared here`);
       await announcer.stop(share);
       await registry.remove(sha1);
+      superSeeds.delete(sha1);
       return { sha1, removed: true };
     },
     download: (body, emit, signal) => runTracked(body, emit, signal),

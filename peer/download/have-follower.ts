@@ -19,6 +19,8 @@ const MAX_FAILURES = 3;
 
 export class HaveFollower {
   private readonly followed = new Set<string>();
+  /** Peers that said they have the whole file: not asked again unless a refusal says otherwise. */
+  private readonly whole = new Set<string>();
   private readonly stopping = new AbortController();
 
   constructor(
@@ -28,9 +30,13 @@ export class HaveFollower {
     private readonly onUpdate: (key: string, update: HaveUpdate) => void,
   ) {}
 
-  /** Starts following a peer, unless it is followed already or enough are. */
-  follow(key: string): void {
-    if (this.closed || this.followed.has(key) || this.followed.size >= MAX_FOLLOWED) return;
+  /**
+   * Starts following a peer, unless it is followed already, enough are, or it said it has the whole file
+   * (`again`: it refused a chunk since, so ask anyway).
+   */
+  follow(key: string, again = false): void {
+    if (again) this.whole.delete(key);
+    if (this.closed || this.followed.has(key) || this.whole.has(key) || this.followed.size >= MAX_FOLLOWED) return;
     this.followed.add(key);
     void this.run(key).finally(() => this.followed.delete(key));
   }
@@ -65,7 +71,10 @@ export class HaveFollower {
       failures = 0;
       if (this.closed) return;
       this.onUpdate(key, update.update);
-      if (update.update.kind === "complete") return;
+      if (update.update.kind === "complete") {
+        this.whole.add(key);
+        return;
+      }
       seq = update.seq;
     }
   }

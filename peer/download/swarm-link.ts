@@ -44,11 +44,13 @@ export class SwarmLink {
     if (serve !== undefined) this.unserve = serve(this.partial);
   }
 
-  /** A peer joins the scheduler; one not known to be complete is asked what it has. Returns whether it is usable. */
+  /**
+   * A peer joins the scheduler and is asked what it has: one the sources call complete is taken at its word
+   * until it answers (a super-seeding sharer shows each downloader only some chunks). Returns whether it is usable.
+   */
   addPeer(key: string): boolean {
-    const complete = this.pool.isComplete(key);
-    const usable = this.scheduler.addPeer(key, complete);
-    if (usable && !complete && !this.scheduler.availability.isComplete(key)) this.follower.follow(key);
+    const usable = this.scheduler.addPeer(key, this.pool.isComplete(key));
+    if (usable) this.follower.follow(key);
     return usable;
   }
 
@@ -70,7 +72,7 @@ export class SwarmLink {
     }
     if (refusal?.status === 404) {
       this.scheduler.missing(peer, index);
-      this.follower.follow(peer);
+      this.follower.follow(peer, true);
       return true;
     }
     return false;

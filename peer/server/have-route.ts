@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { PartialFile } from "../swarm/partial-file.js";
+import type { HaveFeed } from "../swarm/have-feed.js";
 import { HttpError, sendJson } from "./http-reply.js";
 
 /**
@@ -13,7 +13,8 @@ export const HOLD_MS = 10_000;
 /** Chunks per answer: a follower far behind takes a few requests rather than one huge answer. */
 const MAX_ADDED = 4096;
 
-export type HaveTarget = { complete: true; chunks: number } | { complete: false; partial: PartialFile };
+/** What `/have` shows: the whole file, or a feed (a download in progress, or a super-seeding sharer's view for this client). */
+export type HaveTarget = { complete: true; chunks: number } | { complete: false; feed: HaveFeed };
 
 export async function sendHave(req: IncomingMessage, res: ServerResponse, target: HaveTarget, again: () => HaveTarget | undefined): Promise<void> {
   const since = sinceOf(req.url ?? "");
@@ -21,25 +22,25 @@ export async function sendHave(req: IncomingMessage, res: ServerResponse, target
     sendJson(res, 200, { complete: true, chunks: target.chunks }, { "Cache-Control": "no-store" });
     return;
   }
-  const { partial } = target;
+  const { feed } = target;
   if (since === null) {
-    const { have } = partial;
+    const { have } = feed;
     sendJson(res, 200, { complete: false, chunks: have.chunkCount, seq: have.seq, bitfield: have.bitfield().toString("base64") }, { "Cache-Control": "no-store" });
     return;
   }
   const gone = new AbortController();
   res.once("close", () => gone.abort());
-  await partial.waitBeyond(since, HOLD_MS, gone.signal);
+  await feed.waitBeyond(since, HOLD_MS, gone.signal);
   if (gone.signal.aborted) return;
-  if (partial.closed) {
-    // The download ended meanwhile: finished (and shared) or stopped.
+  if (feed.closed) {
+    // The download ended meanwhile (finished and shared, or stopped), or super-seeding did.
     const now = again();
     if (now === undefined || !now.complete) throw new HttpError(404, "not_shared", "the download here has ended");
     sendJson(res, 200, { complete: true, chunks: now.chunks }, { "Cache-Control": "no-store" });
     return;
   }
-  const { seq, added } = partial.have.since(since, MAX_ADDED);
-  sendJson(res, 200, { complete: false, chunks: partial.have.chunkCount, seq, added }, { "Cache-Control": "no-store" });
+  const { seq, added } = feed.have.since(since, MAX_ADDED);
+  sendJson(res, 200, { complete: false, chunks: feed.have.chunkCount, seq, added }, { "Cache-Control": "no-store" });
 }
 
 function sinceOf(url: string): number | null {

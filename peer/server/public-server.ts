@@ -13,6 +13,7 @@ import { OpenFiles, type Lease } from "./open-files.js";
 import { sendHave, type HaveTarget } from "./have-route.js";
 import type { PartialFile } from "../swarm/partial-file.js";
 import type { UploadSlots } from "../swarm/upload-slots.js";
+import type { SuperSeed } from "../swarm/super-seed.js";
 import { normalizeIp } from "../../common/ip.js";
 
 /**
@@ -28,6 +29,8 @@ export interface PublicServerOptions {
   partial?: (sha1: string) => PartialFile | undefined;
   /** Who may be sent file data now; without it, everyone. */
   slots?: UploadSlots;
+  /** The super-seeding state of a whole file shared here, while it has one. */
+  superSeed?: (share: Share) => SuperSeed | undefined;
   /** Told the size of every piece of file data sent, and to whom (its address), for the daemon's upload count. */
   onSent?: (bytes: number, client: string) => void;
   /** Called when a shared file is found changed, so that the daemon stops announcing it. */
@@ -83,9 +86,15 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     res.end(head ? undefined : body);
     return;
   }
+  const seeding = share === undefined ? undefined : options.superSeed?.(share);
+  seeding?.saw(client, Date.now());
   if (match[2] === "have") {
-    const target = (s: Share | undefined, p: PartialFile | undefined): HaveTarget | undefined =>
-      s !== undefined ? { complete: true, chunks: s.manifest.chunks.length } : p !== undefined && !p.closed ? { complete: false, partial: p } : undefined;
+    const target = (s: Share | undefined, p: PartialFile | undefined): HaveTarget | undefined => {
+      if (p !== undefined) return p.closed ? undefined : { complete: false, feed: p.feed };
+      if (s === undefined) return undefined;
+      const view = options.superSeed?.(s)?.view(client, Date.now()) ?? null;
+      return view === null ? { complete: true, chunks: s.manifest.chunks.length } : { complete: false, feed: view };
+    };
     await sendHave(req, res, target(share, partial) ?? { complete: true, chunks: manifest.chunks.length }, () => target(options.lookup(sha1), undefined));
     return;
   }
@@ -95,7 +104,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
   }
   if (partial !== undefined) {
     if (index === null) throw new HttpError(404, "file_incomplete", `${sha1} is still being downloaded here: ask for its chunks`);
-    if (!partial.have.has(index)) throw new HttpError(404, "chunk_missing", `chunk ${index} of ${sha1} is not here yet`);
+    if (!partial.has(index)) throw new HttpError(404, "chunk_missing", `chunk ${index} of ${sha1} is not here yet`);
   }
   admit(options.slots, client);
   if (partial !== undefined && index !== null) {
@@ -125,7 +134,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     if (index !== null) {
       const length = chunkLength(manifest, index);
       const start = index * manifest.chunkSize;
-      await sendChunk((buffer) => readFully(handleOpen, buffer, 0, length, start), res, length, head, sent);
+      const sentChunk = (bytes: number): void => {
+        sent(bytes);
+        seeding?.sent(client, index, Date.now());
+      };
+      await sendChunk((buffer) => readFully(handleOpen, buffer, 0, length, start), res, length, head, sentChunk);
       return;
     }
     const size = share.size;

@@ -1,0 +1,148 @@
+import { HaveFeed } from "./have-feed.js";
+
+/**
+ * Super-seeding (after BEP 16) for a file this daemon has whole: while several clients download it at once
+ * and some chunk has never left this daemon, each client's `/have` shows only a few chunks, chosen among
+ * those this daemon has sent least and shown to nobody else meanwhile, and one more each time the client
+ * takes one. So the clients ask this daemon for different chunks and get the rest from each other, and it
+ * sends little more than one copy before the swarm holds the whole file. Once every chunk has been sent
+ * once (or when only one client is downloading) every client is told the file is complete, as usual.
+ *
+ * What it shows is a hint, not a lock: a request for any chunk is still answered.
+ */
+
+export interface SuperSeedOptions {
+  /** Chunks shown to a client and not yet taken by it, at most (about its request window). */
+  reveal: number;
+  /** A chunk shown to one client and not taken within this long may be shown to another. */
+  outstandingMs: number;
+  /** Super-seeding starts only with this many clients asking within `activeMs`. */
+  minClients: number;
+  activeMs: number;
+  /** Clients given their own view at most; others are told the file is complete. */
+  maxViews: number;
+}
+
+export const DEFAULT_SUPER_SEED: SuperSeedOptions = { reveal: 6, outstandingMs: 10_000, minClients: 2, activeMs: 10_000, maxViews: 64 };
+
+interface View {
+  feed: HaveFeed;
+  /** Shown and not yet taken, with when it was shown. */
+  outstanding: Map<number, number>;
+}
+
+export class SuperSeed {
+  private readonly sentCount: Uint32Array;
+  private sentOnce = 0;
+  private readonly views = new Map<string, View>();
+  /** For each chunk shown and not yet taken: to whom, and when. */
+  private readonly shownTo = new Map<number, { client: string; at: number }>();
+  private readonly lastSeen = new Map<string, number>();
+  /** The chunks in a random order: the order they are shown in. */
+  private readonly order: Uint32Array;
+  /** The first position of `order` whose chunk may not have been sent yet. */
+  private next = 0;
+  private over = false;
+
+  constructor(
+    readonly chunkCount: number,
+    private readonly options: SuperSeedOptions = DEFAULT_SUPER_SEED,
+    random: () => number = Math.random,
+  ) {
+    this.sentCount = new Uint32Array(chunkCount);
+    this.order = new Uint32Array(chunkCount);
+    for (let i = 0; i < chunkCount; i++) this.order[i] = i;
+    for (let i = chunkCount - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      const swap = this.order[i]!;
+      this.order[i] = this.order[j]!;
+      this.order[j] = swap;
+    }
+    if (chunkCount === 0) this.over = true;
+  }
+
+  /** Whether every chunk has left this daemon at least once: super-seeding is over for good. */
+  get done(): boolean {
+    return this.over;
+  }
+
+  /** A request of any kind for this file from `client`: who is downloading it now. */
+  saw(client: string, now: number): void {
+    this.lastSeen.set(client, now);
+    if (this.lastSeen.size > 4 * this.options.maxViews) {
+      for (const [key, at] of this.lastSeen) if (now - at > this.options.activeMs) this.lastSeen.delete(key);
+    }
+  }
+
+  /** What `/have` shows this client: its own view, or null for "the whole file". */
+  view(client: string, now: number): HaveFeed | null {
+    if (this.over) return null;
+    this.saw(client, now);
+    let view = this.views.get(client);
+    if (view === undefined) {
+      if (this.views.size >= this.options.maxViews || this.activeClients(now) < this.options.minClients) return null;
+      view = { feed: new HaveFeed(this.chunkCount), outstanding: new Map() };
+      this.views.set(client, view);
+    }
+    this.topUp(view, client, now);
+    return view.feed;
+  }
+
+  /** A chunk was sent to `client`: counted, and the client is shown another. */
+  sent(client: string, index: number, now: number): void {
+    if (index < 0 || index >= this.chunkCount) return;
+    if (this.sentCount[index]!++ === 0 && ++this.sentOnce === this.chunkCount) {
+      this.finish();
+      return;
+    }
+    if (this.shownTo.get(index)?.client === client) this.shownTo.delete(index);
+    const view = this.views.get(client);
+    if (view === undefined) return;
+    view.outstanding.delete(index);
+    this.topUp(view, client, now);
+  }
+
+  private activeClients(now: number): number {
+    let count = 0;
+    for (const at of this.lastSeen.values()) if (now - at <= this.options.activeMs) count++;
+    return count;
+  }
+
+  private topUp(view: View, client: string, now: number): void {
+    for (const [index, shownAt] of view.outstanding) {
+      if (now - shownAt < this.options.outstandingMs) continue;
+      view.outstanding.delete(index);
+      if (this.shownTo.get(index)?.client === client) this.shownTo.delete(index);
+    }
+    while (view.outstanding.size < this.options.reveal) {
+      const index = this.choose(view, now);
+      if (index === null) return;
+      view.outstanding.set(index, now);
+      this.shownTo.set(index, { client, at: now });
+      view.feed.add(index);
+    }
+  }
+
+  /**
+   * The next chunk never sent, not shown to this client yet, and shown to nobody else within
+   * `outstandingMs`, in the random order.
+   */
+  private choose(view: View, now: number): number | null {
+    while (this.next < this.chunkCount && this.sentCount[this.order[this.next]!]! > 0) this.next++;
+    for (let position = this.next; position < this.chunkCount; position++) {
+      const index = this.order[position]!;
+      if (this.sentCount[index]! > 0 || view.feed.have.has(index)) continue;
+      const shown = this.shownTo.get(index);
+      if (shown !== undefined && now - shown.at < this.options.outstandingMs) continue;
+      return index;
+    }
+    return null;
+  }
+
+  private finish(): void {
+    this.over = true;
+    for (const view of this.views.values()) view.feed.close();
+    this.views.clear();
+    this.shownTo.clear();
+  }
+}

@@ -1,0 +1,71 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_SUPER_SEED, SuperSeed } from "../../peer/swarm/super-seed.js";
+
+const options = { ...DEFAULT_SUPER_SEED, reveal: 2, outstandingMs: 1000 };
+const shown = (seed: SuperSeed, client: string, now: number): number[] | null => {
+  const view = seed.view(client, now);
+  return view === null ? null : view.have.since(0, 1000).added;
+};
+
+describe("SuperSeed", () => {
+  it("shows the whole file while only one client downloads", () => {
+    const seed = new SuperSeed(10, options);
+    expect(seed.view("a", 0)).toBeNull();
+  });
+
+  it("shows each client a few chunks nobody else is shown, and another each time it takes one", () => {
+    const seed = new SuperSeed(10, options);
+    seed.saw("a", 0);
+    const a = shown(seed, "b", 0)!;
+    const b = shown(seed, "a", 0)!;
+    expect(a).toHaveLength(2);
+    expect(b).toHaveLength(2);
+    expect(new Set([...a, ...b]).size).toBe(4);
+    seed.sent("a", b[0]!, 10);
+    const more = shown(seed, "a", 10)!;
+    expect(more).toHaveLength(3);
+    expect([...a, ...b]).not.toContain(more[2]);
+  });
+
+  it("shows nothing twice until a chunk shown and not taken in time may go to another", () => {
+    const seed = new SuperSeed(4, options);
+    seed.saw("b", 0);
+    const a = shown(seed, "a", 0)!;
+    const b = shown(seed, "b", 0)!;
+    expect(shown(seed, "c", 0)).toEqual([]);
+    expect(shown(seed, "c", 1500)).toHaveLength(2);
+    expect(new Set([...a, ...b]).size).toBe(4);
+  });
+
+  it("ends once every chunk has been sent, and tells the followers", () => {
+    const seed = new SuperSeed(3, options);
+    seed.saw("a", 0);
+    const view = seed.view("b", 0)!;
+    for (const index of [0, 1, 2]) seed.sent("b", index, 5);
+    expect(seed.done).toBe(true);
+    expect(view.closed).toBe(true);
+    expect(seed.view("b", 6)).toBeNull();
+  });
+
+  it("sends each chunk about once when every client takes what it is shown", () => {
+    const chunks = 200;
+    const seed = new SuperSeed(chunks, { ...DEFAULT_SUPER_SEED, reveal: 4 });
+    const clients = ["a", "b", "c", "d", "e", "f", "g", "h"];
+    for (const c of clients) seed.saw(c, 0);
+    const taken = new Map(clients.map((c) => [c, 0]));
+    let sends = 0;
+    for (let round = 0; !seed.done && round < 1000; round++) {
+      for (const c of clients) {
+        const view = seed.view(c, round);
+        if (view === null) continue;
+        const next = view.have.since(taken.get(c)!, 1)?.added[0];
+        if (next === undefined) continue;
+        taken.set(c, taken.get(c)! + 1);
+        seed.sent(c, next, round);
+        sends++;
+      }
+    }
+    expect(seed.done).toBe(true);
+    expect(sends).toBe(chunks);
+  });
+});
