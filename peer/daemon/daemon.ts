@@ -15,6 +15,9 @@ import { daemonRunning, socketPath } from "./control-client.js";
 import { startControlServer, type DownloadBody } from "./control-server.js";
 import { loadIdentity } from "./identity.js";
 import { makeShare } from "./make-share.js";
+import { TransferLimits } from "../net/transfer-limits.js";
+import { ExchangeLedger } from "../swarm/exchange-ledger.js";
+import { ledgerHooks } from "../server/exchange-route.js";
 
 /**
  * The peer daemon: serves what this user shares on the public port, keeps every tracker told, runs downloads
@@ -29,6 +32,9 @@ export interface DaemonOptions {
   dataDir: string;
   /** The address the tracker should record, where it must differ from the connection's (LAN, tests). */
   announceHost?: string;
+  /** Bytes per second sent by the public port, and read by downloads; 0 or absent: no limit. */
+  maxUploadRate?: number;
+  maxDownloadRate?: number;
   log?: (line: string) => void;
 }
 
@@ -77,8 +83,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const trackers = options.trackers.map((url) => new TrackerClient(url, localAddress));
 
   let uploadedBytes = 0;
+  const limits = new TransferLimits(options.maxUploadRate, options.maxDownloadRate);
+  /** Who this daemon exchanged chunks with, per file: its `/peers` answers (peer exchange). */
+  const ledger = new ExchangeLedger();
   const publicServer = createPublicServer({
     lookup: (sha1) => registry.get(sha1),
+    limiter: limits.upload,
+    exchange: ledgerHooks(ledger),
     onSent: (bytes) => {
       uploadedBytes += bytes;
     },
@@ -135,6 +146,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         dataDir: options.dataDir,
         trackers,
         exclude: self,
+        connections: { limiter: limits.download, statedPort: publicPort },
+        onPeerChunk: (peer) => ledger.record(body.sha1, peer.ip, peer.port, Date.now()),
+        ...(body.peers === undefined ? {} : { peers: body.peers }),
         ...(body.output === undefined ? {} : { output: body.output }),
         ...(localAddress === undefined ? {} : { localAddress }),
         ...(signal === undefined ? {} : { signal }),
@@ -184,6 +198,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       public: { host: options.host, port: publicPort },
       shares: registry.list().length,
       uploadedBytes,
+      limits: limits.view(),
       memory: memory(),
       downloads: [...runs.entries()].map(([sha1, { progress }]) => ({ sha1, ...progress })),
     }),
@@ -210,6 +225,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return { sha1, removed: true };
     },
     download: (body, emit, signal) => runTracked(body, emit, signal),
+    limits: () => limits.view(),
+    setLimits: (body) => limits.change(body),
   });
 
   for (const share of registry.list()) void announcer.start(share);

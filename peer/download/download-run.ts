@@ -258,6 +258,7 @@ export class Run {
         const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
         for (const other of cancel) this.aborts.get(`${other.peer}#${other.index}`)?.();
         if (!counted) return;
+        this.options.onPeerChunk?.(this.pool.get(peer).address);
         this.bytesFetched += data.length;
         this.lastProgress = Date.now();
         // The SHA-1 reads the buffer while it is written; it is given back when both are done with it.

@@ -10,6 +10,9 @@ import { readFully } from "../storage/read-fully.js";
 import { parseRange } from "./range.js";
 import { limitConnections } from "./connection-limits.js";
 import { OpenFiles, type Lease } from "./open-files.js";
+import { endPaced, paced } from "../net/paced-send.js";
+import type { RateLimiter } from "../net/rate-limiter.js";
+import { noteDownloader, sendPeers, type ExchangeHooks } from "./exchange-route.js";
 
 /**
  * The public port (5001 by default): manifests, chunks and whole files of what this peer shares, to anyone.
@@ -23,9 +26,13 @@ export interface PublicServerOptions {
   /** Called when a shared file is found changed, so that the daemon stops announcing it. */
   onChanged?: (share: Share) => void;
   maxConnections?: number;
+  /** The daemon's upload limit, applied to every byte of file data sent (net/paced-send.ts). */
+  limiter?: RateLimiter;
+  /** Peer exchange: who took chunks from us, and the `/peers` reply (exchange-route.ts). */
+  exchange?: ExchangeHooks;
 }
 
-const ROUTE = /^\/v1\/files\/([^/]+)(?:\/(manifest|chunks\/([^/]+)))?$/;
+const ROUTE = /^\/v1\/files\/([^/]+)(?:\/(manifest|peers|chunks\/([^/]+)))?$/;
 
 export function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
@@ -66,6 +73,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     res.end(head ? undefined : body);
     return;
   }
+  if (match[2] === "peers") return sendPeers(req, res, sha1, options.exchange);
 
   let lease: Lease;
   try {
@@ -81,7 +89,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
       if (index < 0 || index >= share.manifest.chunks.length) {
         throw new HttpError(416, "chunk_out_of_range", `chunk index must be 0-${share.manifest.chunks.length - 1}`);
       }
-      await sendChunk(handleOpen, res, index * share.manifest.chunkSize, chunkLength(share.manifest, index), head, options.onSent);
+      if (options.exchange !== undefined) noteDownloader(req, res, sha1, options.exchange);
+      await sendChunk(handleOpen, res, index * share.manifest.chunkSize, chunkLength(share.manifest, index), head, options.onSent, options.limiter);
       return;
     }
     const size = share.size;
@@ -99,11 +108,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     }
     if (range === null) {
       res.writeHead(200, { ...common, "Content-Length": size });
-      await send(handleOpen, res, 0, size - 1, head, options.onSent);
+      await send(handleOpen, res, 0, size - 1, head, options.onSent, options.limiter);
       return;
     }
     res.writeHead(206, { ...common, "Content-Length": range.end - range.start + 1, "Content-Range": `bytes ${range.start}-${range.end}/${size}` });
-    await send(handleOpen, res, range.start, range.end, head, options.onSent);
+    await send(handleOpen, res, range.start, range.end, head, options.onSent, options.limiter);
   } finally {
     lease.release();
   }
@@ -117,7 +126,7 @@ const MAX_SPARE = 8;
  * A chunk: one read into a reused buffer, then one write; the buffer goes back once the socket has taken
  * every byte (or is gone). The read comes before the headers, so a file that turns out short is a 410.
  */
-async function sendChunk(file: FileHandle, res: ServerResponse, start: number, length: number, head: boolean, onSent?: (bytes: number) => void): Promise<void> {
+async function sendChunk(file: FileHandle, res: ServerResponse, start: number, length: number, head: boolean, onSent?: (bytes: number) => void, limiter?: RateLimiter): Promise<void> {
   const headers = { "Content-Type": "application/octet-stream", "Content-Length": length };
   if (head || length === 0) {
     res.writeHead(200, headers);
@@ -145,10 +154,12 @@ async function sendChunk(file: FileHandle, res: ServerResponse, start: number, l
   });
   res.once("close", release);
   res.writeHead(200, headers);
-  res.end(buffer.subarray(0, length));
+  // Without a limit, one write, as ever; with one, slices as it allows (the buffer goes back on finish or close).
+  if (limiter?.limited === true) void endPaced(res, buffer.subarray(0, length), limiter);
+  else res.end(buffer.subarray(0, length));
 }
 
-async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean, onSent?: (bytes: number) => void): Promise<void> {
+async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean, onSent?: (bytes: number) => void, limiter?: RateLimiter): Promise<void> {
   if (head || end < start) {
     res.end();
     return;
@@ -156,7 +167,9 @@ async function send(file: FileHandle, res: ServerResponse, start: number, end: n
   const stream = file.createReadStream({ start, end, highWaterMark: 1024 * 1024, autoClose: false });
   if (onSent !== undefined) stream.on("data", (part) => onSent(part.length));
   try {
-    await pipeline(stream, res);
+    // With a limiter, always paced: a limit set while a file is being sent applies to the rest of it.
+    if (limiter === undefined) await pipeline(stream, res);
+    else await pipeline(stream, paced(limiter), res);
   } catch {
     // The client went away mid-body; nothing to answer.
     res.destroy();
