@@ -83,6 +83,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const trackers = options.trackers.map((url) => new TrackerClient(url, localAddress));
 
   let uploadedBytes = 0;
+  let downloadedBytes = 0;
   const limits = new TransferLimits(options.maxUploadRate, options.maxDownloadRate);
   /** Who this daemon exchanged chunks with, per file: its `/peers` answers (peer exchange). */
   const ledger = new ExchangeLedger();
@@ -146,7 +147,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         dataDir: options.dataDir,
         trackers,
         exclude: self,
-        connections: { limiter: limits.download, statedPort: publicPort },
+        connections: { limiter: limits.download, statedPort: publicPort, onRead: (bytes) => (downloadedBytes += bytes) },
         onPeerChunk: (peer) => ledger.record(body.sha1, peer.ip, peer.port, Date.now()),
         ...(body.peers === undefined ? {} : { peers: body.peers }),
         ...(body.output === undefined ? {} : { output: body.output }),
@@ -198,6 +199,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       public: { host: options.host, port: publicPort },
       shares: registry.list().length,
       uploadedBytes,
+      downloadedBytes,
       limits: limits.view(),
       memory: memory(),
       downloads: [...runs.entries()].map(([sha1, { progress }]) => ({ sha1, ...progress })),

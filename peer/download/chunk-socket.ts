@@ -30,10 +30,12 @@ interface Pending {
   armedAt: number;
 }
 
-/** What a download's sockets share: its limiter, and the public port it tells peers (`P2P-Port`). */
+/** What a download's sockets share: its limiter, the public port it tells peers (`P2P-Port`), a byte count. */
 export interface ChunkSocketOptions {
   limiter?: RateLimiter;
   statedPort?: number;
+  /** Told the size of every read from the peer (a daemon's `downloadedBytes`). */
+  onRead?: (bytes: number) => void;
 }
 
 /** A status an honest peer may send (gone, busy, failing) is a network fault; any other is a broken protocol. */
@@ -72,6 +74,7 @@ export class ChunkSocket {
       onread: {
         buffer: () => this.readBuffer(),
         callback: (bytes: number) => {
+          this.options.onRead?.(bytes);
           this.onBytes(bytes);
           return this.options.limiter?.limited === true ? this.paceRead(this.options.limiter, bytes) : true;
         },
