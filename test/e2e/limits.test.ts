@@ -168,7 +168,7 @@ describe("bandwidth limits", () => {
     const watch = (async () => {
       let last = 0;
       while (watching) {
-        const { downloadedBytes } = await controlStatus(downloader!.dataDir);
+        const { downloadedBytes } = await controlStatus(downloader.dataDir);
         if (downloadedBytes > last) meter.add(downloadedBytes - last);
         last = downloadedBytes;
         await sleep(100);
