@@ -52,8 +52,11 @@ function askerKey(req: IncomingMessage): string | undefined {
 export function noteDownloader(req: IncomingMessage, res: ServerResponse, sha1: string, hooks: ExchangeHooks): void {
   const ip = remoteIp(req);
   const port = statedPort(req);
-  if (ip === null || port === null) return;
-  res.once("finish", () => hooks.served(sha1, ip, port));
+  if (ip === null || port === null || req.method !== "GET") return;
+  // Only a chunk sent whole counts: a refusal (410, 416) finishes a reply too.
+  res.once("finish", () => {
+    if (res.statusCode === 200) hooks.served(sha1, ip, port);
+  });
 }
 
 export function sendPeers(req: IncomingMessage, res: ServerResponse, sha1: string, hooks: ExchangeHooks | undefined): void {
