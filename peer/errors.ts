@@ -69,6 +69,10 @@ const err =
 export const Errors = {
   usage: err("BAD_ARGUMENT", "usage"),
   invalidHash: err("INVALID_HASH", "usage"),
+  /** A transfer limit that is not a rate (`--max-upload-rate`, `p2p limits`, `PUT /v1/limits`). */
+  invalidRate: err("INVALID_RATE", "usage"),
+  /** A `--peer` that is not IP:port (`[v6]:port`). */
+  invalidPeer: err("INVALID_PEER", "usage"),
   fileNotFound: err("FILE_NOT_FOUND", "not_found"),
   notAFile: err("NOT_A_FILE", "usage"),
   unreadable: err("FILE_UNREADABLE", "io"),

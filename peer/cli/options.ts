@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from "commander";
 import { isIP } from "node:net";
 import { TRACKER_VARS } from "../../common/constants.js";
+import { P2PError } from "../errors.js";
+import { parseRate } from "../net/rate.js";
+import { parsePeerAddress, PEER_HINT, type PeerEndpoint } from "../sources/peer-address.js";
 
 /** Parsers for commander options: bad values become commander's usage errors (exit 2 via main.ts). */
 
@@ -60,6 +63,23 @@ export function parsePositiveInt(raw: string): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError("must be a whole number of 1 or more");
   return value;
+}
+
+/** A transfer limit (`--max-upload-rate 2M`): bytes per second, 0 for none (net/rate.ts). */
+export function parseRateOption(raw: string): number {
+  try {
+    return parseRate(raw);
+  } catch (error) {
+    if (error instanceof P2PError) throw new InvalidArgumentError(`${error.message}; ${error.hint ?? ""}`);
+    throw error;
+  }
+}
+
+/** One `--peer IP:port` (`[v6]:port`), collected in order. */
+export function collectPeer(raw: string, previous: PeerEndpoint[] = []): PeerEndpoint[] {
+  const peer = parsePeerAddress(raw);
+  if (peer === null) throw new InvalidArgumentError(PEER_HINT);
+  return [...previous, peer];
 }
 
 /** Collects a repeated option's values in order (commander calls it once per occurrence). */

@@ -6,6 +6,7 @@ import { DEFAULT_TRACKER_URL } from "../../common/constants.js";
 import { EXIT_CODES } from "../errors.js";
 import { registerDaemon } from "./commands/daemon.js";
 import { registerDownload } from "./commands/download.js";
+import { registerLimits } from "./commands/limits.js";
 import { registerManage } from "./commands/manage.js";
 import { registerShare } from "./commands/share.js";
 import { registerTracker } from "./commands/tracker.js";
@@ -32,6 +33,7 @@ export function buildProgram(stop?: AbortSignal): Command {
   registerShare(program, stop);
   registerDownload(program);
   registerManage(program);
+  registerLimits(program);
   registerDaemon(program, stop);
   registerTracker(program, stop);
   registerUp(program, stop);

@@ -2,6 +2,7 @@ import { chmod, unlink } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { normalizeSha1 } from "../../common/ids.js";
 import { Errors, P2PError } from "../errors.js";
+import { peerListFromJson, type PeerEndpoint } from "../sources/peer-address.js";
 import { HttpError, sendError, sendJson } from "../server/http-reply.js";
 
 /**
@@ -16,6 +17,9 @@ export interface ControlHandlers {
   removeShare(sha1: string): Promise<unknown>;
   /** Streams progress lines, then the result. */
   download(body: DownloadBody, emit: (event: unknown) => void, signal: AbortSignal): Promise<unknown>;
+  /** The transfer limits (net/transfer-limits.ts), and a change of them. */
+  limits(): unknown;
+  setLimits(body: Record<string, unknown>): unknown;
 }
 
 export interface DownloadBody {
@@ -23,6 +27,8 @@ export interface DownloadBody {
   output?: string;
   force: boolean;
   seed: boolean;
+  /** Peers the user named (`--peer`). */
+  peers?: PeerEndpoint[];
 }
 
 const MAX_BODY = 64 * 1024;
@@ -52,6 +58,8 @@ async function route(req: IncomingMessage, res: ServerResponse, handlers: Contro
   const path = (req.url ?? "/").split("?")[0];
   const method = req.method ?? "GET";
   if (path === "/v1/status" && method === "GET") return sendJson(res, 200, handlers.status());
+  if (path === "/v1/limits" && method === "GET") return sendJson(res, 200, handlers.limits());
+  if (path === "/v1/limits" && method === "PUT") return sendJson(res, 200, handlers.setLimits(await readBody(req)));
   if (path === "/v1/shares" && method === "GET") return sendJson(res, 200, await handlers.listShares());
   if (path === "/v1/shares" && method === "POST") {
     const body = await readBody(req);
@@ -62,8 +70,10 @@ async function route(req: IncomingMessage, res: ServerResponse, handlers: Contro
   if (shareMatch !== null && method === "DELETE") return sendJson(res, 200, await handlers.removeShare(sha1Of(shareMatch[1])));
   if (path === "/v1/downloads" && method === "POST") {
     const body = await readBody(req);
+    const peers = peerListFromJson(body["peers"]);
     const request: DownloadBody = {
       sha1: sha1Of(body["sha1"]),
+      ...(peers === undefined ? {} : { peers }),
       force: body["force"] === true,
       seed: body["seed"] !== false,
       ...(typeof body["output"] === "string" ? { output: body["output"] } : {}),

@@ -18,6 +18,9 @@ import { daemonRunning, socketPath } from "./control-client.js";
 import { startControlServer, type DownloadBody } from "./control-server.js";
 import { loadIdentity } from "./identity.js";
 import { makeShare } from "./make-share.js";
+import { TransferLimits } from "../net/transfer-limits.js";
+import { ExchangeLedger } from "../swarm/exchange-ledger.js";
+import { ledgerHooks } from "../server/exchange-route.js";
 
 /**
  * The peer daemon: serves what this user shares on the public port, keeps every tracker told, runs downloads
@@ -34,6 +37,9 @@ export interface DaemonOptions {
   announceHost?: string;
   /** Clients sent file data at once (swarm/upload-slots.ts); 8 by default. */
   uploadSlots?: number;
+  /** Bytes per second sent by the public port, and read by downloads; 0 or absent: no limit. */
+  maxUploadRate?: number;
+  maxDownloadRate?: number;
   log?: (line: string) => void;
 }
 
@@ -84,6 +90,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const trackers = options.trackers.map((url) => new TrackerClient(url, localAddress));
 
   let uploadedBytes = 0;
+  let downloadedBytes = 0;
+  const limits = new TransferLimits(options.maxUploadRate, options.maxDownloadRate);
+  /** Who this daemon exchanged chunks with, per file: its `/peers` answers (peer exchange). */
+  const ledger = new ExchangeLedger();
   /** Downloads in progress that serve what they have (those that will be shared: not `--no-seed`). */
   const partials = new Map<string, PartialFile>();
   /** ...and are announced as downloads, until they end. */
@@ -113,6 +123,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     partial: (sha1) => partials.get(sha1),
     superSeed: superSeedOf,
     slots,
+    limiter: limits.upload,
+    exchange: ledgerHooks(ledger),
     onSent: (bytes) => {
       uploadedBytes += bytes;
     },
@@ -184,11 +196,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         dataDir: options.dataDir,
         trackers,
         exclude: self,
+        connections: { limiter: limits.download, statedPort: publicPort, onRead: (bytes) => (downloadedBytes += bytes) },
+        onPeerChunk: (peer, bytes) => {
+          ledger.record(body.sha1, peer.ip, peer.port, Date.now());
+          slots.credit(peer.ip, bytes, Date.now());
+        },
+        ...(body.peers === undefined ? {} : { peers: body.peers }),
         ...(body.output === undefined ? {} : { output: body.output }),
         ...(localAddress === undefined ? {} : { localAddress }),
         ...(signal === undefined ? {} : { signal }),
         ...(body.seed ? { serve } : {}),
-        onReceived: (host, bytes) => slots.credit(host, bytes, Date.now()),
         onProgress: (progress) => {
           run.progress = progress;
           emit?.({ type: "progress", ...progress });
@@ -247,6 +264,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       shares: registry.list().length,
       uploadedBytes,
       uploadSlots: slots.status(),
+      downloadedBytes,
+      limits: limits.view(),
       memory: memory(),
       downloads: [...runs.entries()].map(([sha1, { progress }]) => ({ sha1, ...progress })),
     }),
@@ -274,6 +293,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return { sha1, removed: true };
     },
     download: (body, emit, signal) => runTracked(body, emit, signal),
+    limits: () => limits.view(),
+    setLimits: (body) => limits.change(body),
   });
 
   for (const share of registry.list()) void announcer.start(share);

@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import type { RateLimiter } from "../net/rate-limiter.js";
 import { PeerFault, type FetchLimits } from "./peer-fault.js";
 
 /**
@@ -7,6 +8,10 @@ import { PeerFault, type FetchLimits } from "./peer-fault.js";
  * so a fast download makes no garbage and memory stays flat. It understands exactly what a peer must send:
  * `200` with a `Content-Length` equal to the chunk's size; anything else (another status, another length,
  * chunked encoding, a byte more than promised) fails the request and closes the connection.
+ *
+ * Under a download limit every read is paid to the limiter, reads are at most a slice, and the socket is
+ * paused while the limiter is in debt; the request's time limits stop while it is paused by us, since the
+ * peer is not the one being slow then.
  */
 
 const HEAD_LIMIT = 16 * 1024;
@@ -19,7 +24,18 @@ interface Pending {
   expected: number;
   resolve: (body: Buffer) => void;
   reject: (error: PeerFault) => void;
-  deadline: NodeJS.Timeout;
+  /** Running while the socket reads; cleared, with what is left of the time limit kept, while it is paused. */
+  deadline: NodeJS.Timeout | null;
+  deadlineLeftMs: number;
+  armedAt: number;
+}
+
+/** What a download's sockets share: its limiter, the public port it tells peers (`P2P-Port`), a byte count. */
+export interface ChunkSocketOptions {
+  limiter?: RateLimiter;
+  statedPort?: number;
+  /** Told the size of every read from the peer (a daemon's `downloadedBytes`). */
+  onRead?: (bytes: number) => void;
 }
 
 /** A status an honest peer may send (gone, busy, failing) is a network fault; any other is a broken protocol. */
@@ -36,6 +52,11 @@ export class ChunkSocket {
   private pending: Pending | null = null;
   private reusable = true;
   private closed = false;
+  /** Paused by the download limit (not by the peer). */
+  private paused = false;
+  private idleMs = 0;
+  private deadlineMs = 0;
+  private readonly extraHeaders: string;
 
   constructor(
     host: string,
@@ -43,7 +64,9 @@ export class ChunkSocket {
     /** host:port for the Host header, with brackets around IPv6. */
     private readonly hostHeader: string,
     localAddress?: string,
+    private readonly options: ChunkSocketOptions = {},
   ) {
+    this.extraHeaders = options.statedPort === undefined ? "" : `P2P-Port: ${options.statedPort}\r\n`;
     this.socket = connect({
       host,
       port,
@@ -51,8 +74,9 @@ export class ChunkSocket {
       onread: {
         buffer: () => this.readBuffer(),
         callback: (bytes: number) => {
+          this.options.onRead?.(bytes);
           this.onBytes(bytes);
-          return true;
+          return this.options.limiter?.limited === true ? this.paceRead(this.options.limiter, bytes) : true;
         },
       },
     });
@@ -74,13 +98,14 @@ export class ChunkSocket {
     if (!this.idle) return Promise.reject(new PeerFault("network", "connection not reusable"));
     if (target.length < expected) return Promise.reject(new Error("target buffer too small"));
     return new Promise<Buffer>((resolve, reject) => {
-      const deadline = setTimeout(() => this.fail(new PeerFault("timeout", `no complete answer within ${limits.deadlineMs} ms`)), limits.deadlineMs);
-      this.pending = { target, expected, resolve, reject, deadline };
+      this.pending = { target, expected, resolve, reject, deadline: null, deadlineLeftMs: limits.deadlineMs, armedAt: 0 };
       this.state = "head";
       this.headLength = 0;
       this.received = 0;
-      this.socket.setTimeout(limits.idleMs);
-      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\nConnection: keep-alive\r\n\r\n`);
+      this.idleMs = limits.idleMs;
+      this.deadlineMs = limits.deadlineMs;
+      if (!this.paused) this.startClocks();
+      this.socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.hostHeader}\r\n${this.extraHeaders}Connection: keep-alive\r\n\r\n`);
     });
   }
 
@@ -96,7 +121,11 @@ export class ChunkSocket {
 
   private readBuffer(): Buffer {
     // The body goes straight into its destination; headers (and anything unexpected) into our own buffer.
-    if (this.state === "body" && this.pending !== null) return this.pending.target.subarray(this.received, this.pending.expected);
+    const limiter = this.options.limiter;
+    if (this.state === "body" && this.pending !== null) {
+      const end = limiter?.limited === true ? Math.min(this.pending.expected, this.received + limiter.slice) : this.pending.expected;
+      return this.pending.target.subarray(this.received, end);
+    }
     return this.head.subarray(this.headLength);
   }
 
@@ -153,14 +182,46 @@ export class ChunkSocket {
     if (this.received === pending.expected) this.complete();
   }
 
+  /** Pays for a read; when the limiter is in debt, pauses reading (returns false) until it is paid. */
+  private paceRead(limiter: RateLimiter, bytes: number): boolean {
+    const turn = limiter.charge(bytes);
+    if (turn === null || this.closed) return true;
+    this.paused = true;
+    this.stopClocks();
+    void turn.then(() => {
+      this.paused = false;
+      if (this.closed) return;
+      if (this.pending !== null) this.startClocks();
+      this.socket.resume();
+    });
+    return false;
+  }
+
+  /** The request's stall and deadline limits, counting from now. */
+  private startClocks(): void {
+    const pending = this.pending;
+    if (pending === null) return;
+    this.socket.setTimeout(this.idleMs);
+    pending.armedAt = Date.now();
+    pending.deadline = setTimeout(() => this.fail(new PeerFault("timeout", `no complete answer within ${this.deadlineMs} ms`)), pending.deadlineLeftMs);
+  }
+
+  private stopClocks(): void {
+    this.socket.setTimeout(0);
+    const pending = this.pending;
+    if (pending === null || pending.deadline === null) return;
+    clearTimeout(pending.deadline);
+    pending.deadline = null;
+    pending.deadlineLeftMs = Math.max(1, pending.deadlineLeftMs - (Date.now() - pending.armedAt));
+  }
+
   private complete(): void {
     const pending = this.pending;
     if (pending === null) return;
+    this.stopClocks();
     this.pending = null;
     this.state = "idle";
     this.headLength = 0;
-    this.socket.setTimeout(0);
-    clearTimeout(pending.deadline);
     pending.resolve(pending.target.subarray(0, pending.expected));
   }
 
@@ -171,7 +232,7 @@ export class ChunkSocket {
     this.state = "idle";
     if (!this.closed) this.socket.destroy();
     if (pending === null) return;
-    clearTimeout(pending.deadline);
+    if (pending.deadline !== null) clearTimeout(pending.deadline);
     pending.reject(error);
   }
 }

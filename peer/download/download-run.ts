@@ -294,9 +294,9 @@ export class Run {
         const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
         for (const other of cancel) this.aborts.get(`${other.peer}#${other.index}`)?.();
         if (!counted) return;
+        this.options.onPeerChunk?.(this.pool.get(peer).address, data.length);
         this.bytesFetched += data.length;
         this.lastProgress = Date.now();
-        this.options.onReceived?.(this.pool.get(peer).address.ip, data.length);
         // The SHA-1 reads the buffer while it is written; it is given back when both are done with it.
         const hashed = this.hasher.offer(index, pooled.slot);
         await this.store.write(index, data);

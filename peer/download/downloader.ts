@@ -8,13 +8,16 @@ import type { Share, ShareRegistry } from "../state/share-registry.js";
 import { FileChunkStore } from "../storage/chunk-store.js";
 import { PeerFinder } from "../sources/peer-finder.js";
 import { recordedManifestId, TrackerPeerSource } from "../sources/tracker-source.js";
+import type { PeerEndpoint } from "../sources/peer-address.js";
+import { userSources } from "../sources/user-source.js";
+import type { ChunkSocketOptions } from "./chunk-socket.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import { unlessCancelled } from "./cancel.js";
 import { partPathFor, refuseExisting, resolveDestination, unwritableDestination } from "./destination.js";
 import { Run } from "./download-run.js";
 import { adoptExisting, finishInPlace, type FinishedInPlace } from "./finish.js";
 import { fetchManifest } from "./manifest-fetch.js";
-import type { FetchLimits } from "./peer-http.js";
+import type { FetchLimits, PeerAddress } from "./peer-http.js";
 import { PeerPool } from "./peer-pool.js";
 import type { SchedulerOptions } from "./scheduler.js";
 import type { PartialFile } from "../swarm/partial-file.js";
@@ -35,6 +38,15 @@ export interface DownloadOptions {
   trackers: readonly TrackerClient[];
   /** host:port keys never to download from (this peer's own public address). */
   exclude?: ReadonlySet<string>;
+  /** Peers the user named (`--peer`): a source beside the trackers, enough alone when no tracker knows the file. */
+  peers?: readonly PeerEndpoint[];
+  /** A daemon's: its download limit, and its public port, stated to peers as `P2P-Port`. */
+  connections?: ChunkSocketOptions;
+  /**
+   * Told of each verified chunk and the peer that sent it (a daemon's: its exchange ledger, and the credit
+   * that earns that peer upload slots there).
+   */
+  onPeerChunk?: (peer: PeerAddress, bytes: number) => void;
   localAddress?: string;
   onProgress?: (progress: DownloadProgress) => void;
   /** Cancels the download until its finishing step begins (progress `finishing`); from then on it completes. */
@@ -51,8 +63,6 @@ export interface DownloadOptions {
    * or when the download stops).
    */
   serve?: (file: PartialFile) => () => void;
-  /** Told of every verified chunk and the peer (its address) that sent it: what earns that peer upload slots. */
-  onReceived?: (host: string, bytes: number) => void;
 }
 
 export interface DownloadProgress {
@@ -68,7 +78,7 @@ export interface DownloadProgress {
 export interface PeerReport {
   host: string;
   port: number;
-  /** How it was found (`tracker`), and every source that named it (`tracker:<url>`). */
+  /** How it was found (`tracker`, `user`, `exchange`), and every source that named it (`tracker:<url>`, `user`, `exchange:<peer>`). */
   source: string;
   sources: string[];
   bytes: number;
@@ -112,8 +122,8 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   const inPlace = record === null ? null : await finishInPlace(dataDir, record, options.output, options.seed, options.registry);
   if (record !== null && inPlace !== null) return settledEarlier(record.manifest, inPlace);
   const signal = options.signal;
-  const finder = new PeerFinder(trackers.map((client) => new TrackerPeerSource(client)), options.exclude ?? new Set());
-  const pool = new PeerPool(sha1, finder, options.localAddress);
+  const finder = new PeerFinder([...trackers.map((client) => new TrackerPeerSource(client)), ...userSources(options.peers)], options.exclude ?? new Set());
+  const pool = new PeerPool(sha1, finder, options.localAddress, options.connections);
   // Ends the manifest-id look-ups still on their way when the download ends: a slow tracker holds nothing up.
   const lookups = new AbortController();
   const lookup = signal === undefined ? lookups.signal : AbortSignal.any([lookups.signal, signal]);

@@ -1,6 +1,6 @@
 import { Agent, request, type ClientRequest } from "node:http";
 import { hostPort } from "../../common/ip.js";
-import { ChunkSocket, refusal } from "./chunk-socket.js";
+import { ChunkSocket, refusal, type ChunkSocketOptions } from "./chunk-socket.js";
 import { PeerFault, type FetchLimits } from "./peer-fault.js";
 
 export { PeerFault, type FetchLimits } from "./peer-fault.js";
@@ -24,6 +24,8 @@ export class PeerConnection {
   constructor(
     readonly address: PeerAddress,
     private readonly localAddress?: string,
+    /** The download limit and the `P2P-Port` its chunk requests state. */
+    private readonly chunkOptions: ChunkSocketOptions = {},
   ) {
     this.key = hostPort(address.ip, address.port);
   }
@@ -80,7 +82,7 @@ export class PeerConnection {
   chunk(path: string, target: Buffer, expected: number, limits: FetchLimits): { done: Promise<Buffer>; abort: () => void } {
     let socket = [...this.sockets].find((s) => s.idle);
     if (socket === undefined) {
-      socket = new ChunkSocket(this.address.ip, this.address.port, this.key, this.localAddress);
+      socket = new ChunkSocket(this.address.ip, this.address.port, this.key, this.localAddress, this.chunkOptions);
       this.sockets.add(socket);
     }
     const used = socket;

@@ -1,13 +1,16 @@
 import { Errors, P2PError } from "../errors.js";
-import { sourceKind, type Candidate } from "../sources/candidate-table.js";
+import { sourceKind, type Candidate, type FoundPeer } from "../sources/candidate-table.js";
 import type { PeerFinder, SourceFailure } from "../sources/peer-finder.js";
+import { PeerExchange } from "../sources/peer-exchange.js";
 import { pause, throwIfCancelled, unlessCancelled } from "./cancel.js";
+import type { ChunkSocketOptions } from "./chunk-socket.js";
 import { PeerConnection } from "./peer-http.js";
 
 /**
  * The peers of one download: one connection pool per peer, filled from the peer sources (peer/sources/).
  * When the download runs out of usable peers it asks them again, backing off with jitter, before it gives up.
- * Where a peer was found stays here, for the download's report: the scheduler sees only keys.
+ * Where a peer was found stays here, for the download's report: the scheduler sees only keys. The peers it
+ * holds are asked for theirs (peer exchange, sources/peer-exchange.ts), which join as they come.
  */
 export class PeerPool {
   readonly connections = new Map<string, PeerConnection>();
@@ -20,23 +23,35 @@ export class PeerPool {
   private closed = false;
   private looking = false;
   private lastLook = Date.now();
+  private readonly exchange: PeerExchange;
+  /** Peers the taker accepted from offers (the exchange), so that a refill waiting for peers sees them. */
+  private offeredTaken = 0;
 
   constructor(
     private readonly sha1: string,
     private readonly finder: PeerFinder,
     private readonly localAddress: string | undefined,
-  ) {}
+    /** The download limit and the public port chunk requests state (a daemon's downloads). */
+    private readonly chunkOptions: ChunkSocketOptions = {},
+  ) {
+    this.exchange = new PeerExchange(sha1, () => this.connections.values(), (source, found) => this.offer(source, found));
+  }
 
   /** Adds candidates; returns their keys (complete ones first, as the finder orders them). */
   add(candidates: readonly Candidate[]): string[] {
     if (this.closed) return [];
+    let joined = false;
     for (const candidate of candidates) {
       const { key, host, port } = candidate;
-      if (!this.connections.has(key)) this.connections.set(key, new PeerConnection({ ip: host, port }, this.localAddress));
+      if (!this.connections.has(key)) {
+        this.connections.set(key, new PeerConnection({ ip: host, port }, this.localAddress, this.chunkOptions));
+        joined = true;
+      }
       this.origins.set(key, [...candidate.sources]);
       if (candidate.complete) this.complete.add(key);
       else this.complete.delete(key);
     }
+    if (joined) this.exchange.noticed();
     return candidates.map((candidate) => candidate.key);
   }
 
@@ -55,6 +70,13 @@ export class PeerPool {
   origin(key: string): { source: string; sources: string[] } {
     const sources = this.origins.get(key) ?? [];
     return { source: sources[0] === undefined ? "unknown" : sourceKind(sources[0]), sources };
+  }
+
+  /** Peers a source offers outside a round (the exchange): merged like any answer, and given to the taker. */
+  offer(source: string, peers: readonly FoundPeer[]): void {
+    if (this.closed) return;
+    const candidates = this.finder.merge(source, peers);
+    if (candidates.length > 0) this.offeredTaken += this.take(candidates);
   }
 
   /** Resolves once every source asked so far has answered (their peers added) or failed. */
@@ -93,13 +115,17 @@ export class PeerPool {
     const deadline = Date.now() + budgetMs;
     let delay = 250;
     let failures: SourceFailure[] = [];
+    const offered = this.offeredTaken;
+    this.exchange.hurry();
     for (;;) {
       throwIfCancelled(signal);
       const round = await unlessCancelled(this.finder.round(this.sha1, (candidates) => this.take(candidates), signal), signal);
-      if (round.taken > 0) return;
+      if (round.taken > 0 || this.offeredTaken > offered) return;
       failures = round.answered > 0 ? [] : round.failures;
       if (Date.now() + delay > deadline) break;
       await pause(delay * (0.75 + Math.random() * 0.5), signal);
+      if (this.offeredTaken > offered) return;
+      this.exchange.hurry();
       delay = Math.min(delay * 2, 5000);
     }
     throw this.noPeersError(failures);
@@ -131,6 +157,7 @@ export class PeerPool {
 
   close(): void {
     this.closed = true;
+    this.exchange.close();
     this.finder.close();
     for (const connection of this.connections.values()) connection.close();
   }

@@ -15,6 +15,9 @@ import type { PartialFile } from "../swarm/partial-file.js";
 import type { UploadSlots } from "../swarm/upload-slots.js";
 import type { SuperSeed } from "../swarm/super-seed.js";
 import { normalizeIp } from "../../common/ip.js";
+import { endPaced, paced } from "../net/paced-send.js";
+import type { RateLimiter } from "../net/rate-limiter.js";
+import { noteDownloader, sendPeers, type ExchangeHooks } from "./exchange-route.js";
 
 /**
  * The public port (5001 by default): manifests, chunks and whole files of what this peer shares, to anyone,
@@ -36,9 +39,13 @@ export interface PublicServerOptions {
   /** Called when a shared file is found changed, so that the daemon stops announcing it. */
   onChanged?: (share: Share) => void;
   maxConnections?: number;
+  /** The daemon's upload limit, applied to every byte of file data sent (net/paced-send.ts). */
+  limiter?: RateLimiter;
+  /** Peer exchange: who took chunks from us, and the `/peers` reply (exchange-route.ts). */
+  exchange?: ExchangeHooks;
 }
 
-const ROUTE = /^\/v1\/files\/([^/]+)(?:\/(manifest|have|chunks\/([^/]+)))?$/;
+const ROUTE = /^\/v1\/files\/([^/]+)(?:\/(manifest|have|peers|chunks\/([^/]+)))?$/;
 
 export function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, "_");
@@ -98,6 +105,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     await sendHave(req, res, target(share, partial) ?? { complete: true, chunks: manifest.chunks.length }, () => target(options.lookup(sha1), undefined));
     return;
   }
+  if (match[2] === "peers") return sendPeers(req, res, sha1, options.exchange);
   const index = match[3] === undefined ? null : /^\d{1,10}$/.test(match[3]) ? Number(match[3]) : -1;
   if (index !== null && (index < 0 || index >= manifest.chunks.length)) {
     throw new HttpError(416, "chunk_out_of_range", `chunk index must be 0-${manifest.chunks.length - 1}`);
@@ -107,6 +115,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     if (!partial.has(index)) throw new HttpError(404, "chunk_missing", `chunk ${index} of ${sha1} is not here yet`);
   }
   admit(options.slots, client);
+  if (index !== null && options.exchange !== undefined) noteDownloader(req, res, sha1, options.exchange);
   if (partial !== undefined && index !== null) {
     const length = chunkLength(manifest, index);
     const read = (buffer: Buffer): Promise<number> =>
@@ -117,7 +126,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
           throw new HttpError(503, "download_ending", "the download here is ending; ask again", { "Retry-After": "1" });
         },
       );
-    await sendChunk(read, res, length, head, sent);
+    await sendChunk(read, res, length, head, sent, options.limiter);
     return;
   }
   if (share === undefined) throw notShared(sha1);
@@ -138,7 +147,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
         sent(bytes);
         seeding?.sent(client, index, Date.now());
       };
-      await sendChunk((buffer) => readFully(handleOpen, buffer, 0, length, start), res, length, head, sentChunk);
+      await sendChunk((buffer) => readFully(handleOpen, buffer, 0, length, start), res, length, head, sentChunk, options.limiter);
       return;
     }
     const size = share.size;
@@ -156,11 +165,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     }
     if (range === null) {
       res.writeHead(200, { ...common, "Content-Length": size });
-      await send(handleOpen, res, 0, size - 1, head, sent);
+      await send(handleOpen, res, 0, size - 1, head, sent, options.limiter);
       return;
     }
     res.writeHead(206, { ...common, "Content-Length": range.end - range.start + 1, "Content-Range": `bytes ${range.start}-${range.end}/${size}` });
-    await send(handleOpen, res, range.start, range.end, head, sent);
+    await send(handleOpen, res, range.start, range.end, head, sent, options.limiter);
   } finally {
     lease.release();
   }
@@ -185,7 +194,7 @@ function admit(slots: UploadSlots | undefined, client: string): void {
  * A chunk: one read into a reused buffer, then one write; the buffer goes back once the socket has taken
  * every byte (or is gone). The read comes before the headers, so a file that turns out short is a 410.
  */
-async function sendChunk(read: (buffer: Buffer) => Promise<number>, res: ServerResponse, length: number, head: boolean, onSent: (bytes: number) => void): Promise<void> {
+async function sendChunk(read: (buffer: Buffer) => Promise<number>, res: ServerResponse, length: number, head: boolean, onSent: (bytes: number) => void, limiter?: RateLimiter): Promise<void> {
   const headers = { "Content-Type": "application/octet-stream", "Content-Length": length };
   if (head || length === 0) {
     res.writeHead(200, headers);
@@ -213,10 +222,12 @@ async function sendChunk(read: (buffer: Buffer) => Promise<number>, res: ServerR
   });
   res.once("close", release);
   res.writeHead(200, headers);
-  res.end(buffer.subarray(0, length));
+  // Without a limit, one write, as ever; with one, slices as it allows (the buffer goes back on finish or close).
+  if (limiter?.limited === true) void endPaced(res, buffer.subarray(0, length), limiter);
+  else res.end(buffer.subarray(0, length));
 }
 
-async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean, onSent: (bytes: number) => void): Promise<void> {
+async function send(file: FileHandle, res: ServerResponse, start: number, end: number, head: boolean, onSent: (bytes: number) => void, limiter?: RateLimiter): Promise<void> {
   if (head || end < start) {
     res.end();
     return;
@@ -224,7 +235,9 @@ async function send(file: FileHandle, res: ServerResponse, start: number, end: n
   const stream = file.createReadStream({ start, end, highWaterMark: 1024 * 1024, autoClose: false });
   stream.on("data", (part) => onSent(part.length));
   try {
-    await pipeline(stream, res);
+    // With a limiter, always paced: a limit set while a file is being sent applies to the rest of it.
+    if (limiter === undefined) await pipeline(stream, res);
+    else await pipeline(stream, paced(limiter), res);
   } catch {
     // The client went away mid-body; nothing to answer.
     res.destroy();

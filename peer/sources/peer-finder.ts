@@ -55,8 +55,7 @@ export class PeerFinder {
       const answer = (source: PeerSource, peers: FoundPeer[]): void => {
         if (this.closing.signal.aborted) return;
         result.answered += 1;
-        const wanted = peers.filter((peer) => !this.exclude.has(hostPort(peer.host, peer.port)));
-        const candidates = this.table.merge(source.name, wanted, this.now());
+        const candidates = this.merge(source.name, peers);
         if (candidates.length > 0) result.taken += take(candidates);
       };
       for (const source of this.sources) {
@@ -73,6 +72,15 @@ export class PeerFinder {
           }, reject);
       }
     });
+  }
+
+  /**
+   * Merges peers a source offers outside a round (the peer exchange); returns the candidates, none excluded,
+   * complete first.
+   */
+  merge(source: string, peers: readonly FoundPeer[]): Candidate[] {
+    const wanted = peers.filter((peer) => !this.exclude.has(hostPort(peer.host, peer.port)));
+    return this.table.merge(source, wanted, this.now());
   }
 
   /** Resolves once every look-up on its way has answered or failed (at once if none is). */

@@ -3,14 +3,31 @@ import { DEFAULT_PEER_PORT } from "../../../common/constants.js";
 import { startDaemon, type RunningDaemon } from "../../daemon/daemon.js";
 import { globals } from "../context.js";
 import { checkListenAddress } from "../local-addresses.js";
-import { parseIp, parseListenHost, parsePort, parsePositiveInt } from "../options.js";
+import { parseIp, parseListenHost, parsePort, parsePositiveInt, parseRateOption } from "../options.js";
 import { exitWithin, untilStopped } from "../stop.js";
 
 export interface ServeOptions {
   host: string;
   port: number;
   announceHost?: string;
+  maxUploadRate?: number;
+  maxDownloadRate?: number;
   uploadSlots: number;
+}
+
+const RATE_HELP = "bytes per second: 500k, 2M, 1.5M (k = 1024, M = 1024²), 1048576, or 0 / unlimited; change it while running with `p2p limits`";
+
+/** The daemon options that come from serve options as given (the limits only when set). */
+export function daemonSettings(options: ServeOptions): { host: string; port: number; uploadSlots: number; announceHost?: string; maxUploadRate?: number; maxDownloadRate?: number } {
+  const { host, port, uploadSlots, announceHost, maxUploadRate, maxDownloadRate } = options;
+  return {
+    host,
+    port,
+    uploadSlots,
+    ...(announceHost === undefined ? {} : { announceHost }),
+    ...(maxUploadRate === undefined ? {} : { maxUploadRate }),
+    ...(maxDownloadRate === undefined ? {} : { maxDownloadRate }),
+  };
 }
 
 export function addServeOptions(command: Command): Command {
@@ -18,12 +35,9 @@ export function addServeOptions(command: Command): Command {
     .option("--host <address>", "address the public port listens on (env P2P_HOST)", parseListenHost, process.env["P2P_HOST"] ?? "0.0.0.0")
     .option("--port <port>", "public port for chunks (env P2P_PORT)", parsePort, Number(process.env["P2P_PORT"] ?? DEFAULT_PEER_PORT))
     .option("--announce-host <address>", "address to give the tracker where it must differ from the connection's (LAN, tests)", parseIp)
+    .option("--max-upload-rate <rate>", `limit on everything the public port sends, ${RATE_HELP}`, parseRateOption)
+    .option("--max-download-rate <rate>", `limit on what the daemon's downloads read, ${RATE_HELP}`, parseRateOption)
     .option("--upload-slots <n>", "peers sent file data at once; the rest are told to ask again (503, Retry-After)", parsePositiveInt, 8);
-}
-
-/** What the serve options give startDaemon. */
-export function serveSettings(options: ServeOptions): { host: string; port: number; announceHost?: string; uploadSlots: number } {
-  return { host: options.host, port: options.port, uploadSlots: options.uploadSlots, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) };
 }
 
 /** A stop's own limits (downloads 2 s, `stopped` 2 s) keep it shorter; this bounds whatever else is open. */
@@ -46,7 +60,7 @@ export function registerDaemon(program: Command, stop?: AbortSignal): void {
     async (options: ServeOptions, command: Command) => {
       const { trackers, dataDir } = globals(command);
       await checkListenAddress(options.host, "--host");
-      const daemon = await startDaemon({ ...serveSettings(options), trackers, dataDir });
+      const daemon = await startDaemon({ ...daemonSettings(options), trackers, dataDir });
       process.stderr.write(`p2p: daemon ready: public port ${options.host}:${daemon.publicPort}, ${daemon.registry.list().length} shares, ${trackers.length === 1 ? "tracker" : "trackers"} ${trackers.join(", ")}, data ${dataDir}\n`);
       await serveUntilSignal(daemon, stop);
     },

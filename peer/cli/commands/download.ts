@@ -9,12 +9,16 @@ import { TrackerClient } from "../../tracker-client/tracker-client.js";
 import { globals, printJson } from "../context.js";
 import { DownloadInterrupt } from "../interrupt.js";
 import { ProgressBar } from "../progress.js";
+import { hostPort } from "../../../common/ip.js";
+import type { PeerEndpoint } from "../../sources/peer-address.js";
+import { collectPeer } from "../options.js";
 
 interface DownloadFlags {
   output?: string;
   force?: boolean;
   seed: boolean;
   bind?: string;
+  peer?: PeerEndpoint[];
 }
 
 export function registerDownload(program: Command): void {
@@ -26,6 +30,7 @@ export function registerDownload(program: Command): void {
     .option("--force", "replace the destination if it exists")
     .option("--no-seed", "do not share the file after downloading it")
     .option("--bind <address>", "local address for connections to peers and the tracker")
+    .option("--peer <ip:port>", "a peer to download from besides the trackers' ([IPv6]:port for IPv6); repeat for several; enough alone when no tracker is up", collectPeer)
     .option("--json", "print one JSON object on stdout")
     .action(async (rawSha1: string, flags: DownloadFlags, command: Command) => {
       const { trackers, dataDir, json } = globals(command);
@@ -41,7 +46,8 @@ export function registerDownload(program: Command): void {
       let result: DownloadReply;
       try {
         if (await daemonRunning(dataDir)) {
-          const body = { sha1, output, force: flags.force === true, seed: flags.seed };
+          const peers = flags.peer?.map(({ host, port }) => hostPort(host, port));
+          const body = { sha1, output, force: flags.force === true, seed: flags.seed, ...(peers === undefined ? {} : { peers }) };
           // Ctrl-C closes the control connection, and the daemon cancels its download when it closes.
           result = await controlDownload<DownloadReply>(dataDir, body, (event) => onProgress(event as DownloadProgress), interrupt.signal);
         } else {
@@ -53,6 +59,7 @@ export function registerDownload(program: Command): void {
             dataDir,
             trackers: trackers.map((url) => new TrackerClient(url, flags.bind)),
             ...(flags.bind === undefined ? {} : { localAddress: flags.bind }),
+            ...(flags.peer === undefined ? {} : { peers: flags.peer }),
             onProgress,
             signal: interrupt.signal,
           });

@@ -11,6 +11,8 @@ import { TrackerClient } from "../../tracker-client/tracker-client.js";
 import { globals, printJson } from "../context.js";
 import { formatBytes } from "../progress.js";
 import type { TrackerHealth } from "../../daemon/announcer.js";
+import type { LimitsView } from "../../net/transfer-limits.js";
+import { limitsLine } from "./limits.js";
 
 /** ls, status and unshare: they work with a running daemon or, without one, on the data dir directly. */
 
@@ -80,6 +82,8 @@ export function registerManage(program: Command): void {
       const memory = daemon?.["memory"] as { rssBytes: number } | undefined;
       const rss = memory === undefined ? "" : `, ${formatBytes(memory.rssBytes)} in memory`;
       process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}${rss}`}\n`);
+      const limits = daemon?.["limits"] as LimitsView | undefined;
+      if (limits !== undefined) process.stdout.write(`limits:    ${limitsLine(limits)}\n`);
       process.stdout.write(`shares:    ${shares.length}\n`);
       process.stdout.write(`unfinished downloads: ${pending.length}\n`);
       for (const p of pending) process.stdout.write(`  ${p.sha1} -> ${p.destination}\n`);

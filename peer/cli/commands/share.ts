@@ -6,7 +6,7 @@ import { startDaemon } from "../../daemon/daemon.js";
 import { Errors, fromFsError } from "../../errors.js";
 import { globals, printJson } from "../context.js";
 import { checkListenAddress, isLoopback } from "../local-addresses.js";
-import { addServeOptions, serveUntilSignal, type ServeOptions } from "./daemon.js";
+import { addServeOptions, daemonSettings, serveUntilSignal, type ServeOptions } from "./daemon.js";
 
 interface ShareReply {
   sha1: string;
@@ -66,7 +66,7 @@ export function registerShare(program: Command, stop?: AbortSignal): void {
     }
     // No daemon for this data dir: serve in the foreground, as the original did, until Ctrl-C.
     await checkListenAddress(options.host, "--host");
-    const daemon = await startDaemon({ host: options.host, port: options.port, trackers, dataDir, ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }) });
+    const daemon = await startDaemon({ ...daemonSettings(options), trackers, dataDir });
     try {
       const { share, announced } = await daemon.addShare(path);
       if (!announced) {

@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { startDaemon } from "../../daemon/daemon.js";
 import { startLocalTracker } from "../local-tracker.js";
 import { parseFixedPort, parseListenHost } from "../options.js";
-import { addServeOptions, serveSettings, serveUntilSignal, STOP_DEADLINE_MS, type ServeOptions } from "./daemon.js";
+import { addServeOptions, daemonSettings, serveUntilSignal, STOP_DEADLINE_MS, type ServeOptions } from "./daemon.js";
 import { checkListenAddress, trackerReach } from "../local-addresses.js";
 
 interface UpOptions extends ServeOptions {
@@ -35,7 +35,7 @@ export function registerUp(program: Command, stop?: AbortSignal): void {
     if (setting !== null && given.length > 0) process.stderr.write(`p2p: up runs its own tracker; ${setting} ${given.join(", ")} is not used\n`);
     const tracker = await startLocalTracker({ host: options.trackerHost, port: options.trackerPort, persistTo: join(dataDir, "tracker"), stdio: "inherit" });
     try {
-      const daemon = await startDaemon({ ...serveSettings(options), trackers: [reach.url], dataDir });
+      const daemon = await startDaemon({ ...daemonSettings(options), trackers: [reach.url], dataDir });
       process.stderr.write(`p2p: ${reach.note}\n`);
       process.stderr.write(`p2p: tracker at ${reach.url}; daemon on port ${daemon.publicPort} with ${daemon.registry.list().length} shares, announcing to it; Ctrl-C stops both\n`);
       // The deadline covers the tracker's stop after the daemon's (the guard gives wrangler up to 5 s).
