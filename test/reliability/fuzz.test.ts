@@ -34,7 +34,7 @@ const hex40 = fc.stringMatching(/^[0-9a-fA-F]{40}$/);
 const segment = fc.oneof(
   hex40,
   fc.string({ maxLength: 50 }),
-  fc.constantFrom("..", ".", "%2e%2e", "%2F", "%00", "manifest", "chunks", "peers", "-1", "99999999999999999999", "0", "3", "4"),
+  fc.constantFrom("..", ".", "%2e%2e", "%2F", "%00", "manifest", "chunks", "peers", "have", "-1", "99999999999999999999", "0", "3", "4"),
   fc.integer().map(String),
 );
 const method = fc.constantFrom("GET", "GET", "GET", "POST", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS");
@@ -42,7 +42,9 @@ const method = fc.constantFrom("GET", "GET", "GET", "POST", "POST", "HEAD", "PUT
 function pathFrom(parts: string[], query: string): string {
   // The client refuses some characters in a path; encode what it would refuse, keep the rest raw.
   const safe = parts.map((p) => p.replace(/[^\x21-\x7e]/g, (c) => encodeURIComponent(c)));
-  return `/${safe.join("/")}${query === "" ? "" : `?${encodeURIComponent(query)}`}`;
+  // The query likewise, so that `since=0` and `limit=0` reach the server as such; `#` would end the URL.
+  const q = query.replace(/[^\x21-\x7e]|#/g, (c) => encodeURIComponent(c));
+  return `/${safe.join("/")}${q === "" ? "" : `?${q}`}`;
 }
 
 const announceLike = fc.record(
@@ -84,9 +86,11 @@ const peerRequest = fc.record({
   parts: fc.oneof(
     fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("chunks"), segment),
     fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("manifest")),
+    fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("have")),
     fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1"))),
     fc.array(segment, { maxLength: 5 }),
   ),
+  query: fc.oneof(fc.constant(""), fc.constantFrom("since=0", "since=-1", "since=abc", "since=99999999999", "since=1&since=2"), fc.string({ maxLength: 30 })),
   range: fc.oneof(
     fc.constant(undefined),
     fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, "")),
@@ -159,7 +163,7 @@ describe("generated bad input", () => {
     const daemon = swarm.daemons[0]!;
     const samples = fc.sample(peerRequest, { numRuns: RUNS, seed: 4243 });
     const requests = samples.map((r) => ({
-      url: `http://${daemon.host}:${PEER_PORT}${pathFrom(r.parts.map((p) => (p === "SHA1" ? sha1 : p)), "")}`,
+      url: `http://${daemon.host}:${PEER_PORT}${pathFrom(r.parts.map((p) => (p === "SHA1" ? sha1 : p)), r.query)}`,
       options: { method: r.method, ...(r.range === undefined ? {} : { headers: { range: r.range } }) },
     }));
     // Ten rounds while the daemon's heap is read every 20 ms: the least heap seen in a round is what survived
