@@ -1,6 +1,7 @@
 import { hostPort, normalizeIp } from "../../common/ip.js";
 import type { FoundPeer } from "./candidate-table.js";
 import { dialable, validPort } from "./peer-address.js";
+import { mayPointAt } from "./address-scope.js";
 
 /**
  * Another peer's `/peers` answer, which is untrusted: pure checks that bound what it can make us hold.
@@ -16,8 +17,12 @@ export const MAX_CREDIT_PER_PEER = 50;
 /** However many peers answer, a download takes at most this many addresses from the exchange. */
 export const MAX_EXCHANGED_PER_DOWNLOAD = 200;
 
-/** The valid entries among the first MAX_PEERS_PER_ANSWER of `{"peers":[{"ip","port"}]}`; [] for anything else. */
-export function parsePeersAnswer(body: string): FoundPeer[] {
+/**
+ * The valid entries among the first MAX_PEERS_PER_ANSWER of `{"peers":[{"ip","port"}]}`; [] for anything
+ * else. With `from` (the answering peer's address), only addresses at least as wide as its own
+ * (address-scope.ts): a peer on the internet cannot point us at our loopback or local network.
+ */
+export function parsePeersAnswer(body: string, from?: string): FoundPeer[] {
   let value: unknown;
   try {
     value = JSON.parse(body);
@@ -31,7 +36,7 @@ export function parsePeersAnswer(body: string): FoundPeer[] {
     if (typeof entry !== "object" || entry === null) continue;
     const { ip, port } = entry as { ip?: unknown; port?: unknown };
     const host = typeof ip === "string" ? normalizeIp(ip) : null;
-    if (host === null || !dialable(host) || !validPort(port)) continue;
+    if (host === null || !dialable(host) || !validPort(port) || (from !== undefined && !mayPointAt(from, host))) continue;
     found.set(hostPort(host, port), { host, port, complete: false });
   }
   return [...found.values()];

@@ -12,6 +12,8 @@ import { admit, MAX_ANSWER_BYTES, parsePeersAnswer } from "./exchange-answer.js"
 /** What it needs of a peer: its key, and a capped GET (PeerConnection.small). */
 export interface ExchangePeer {
   readonly key: string;
+  /** Where it is: what it names must reach at least as far (address-scope.ts). */
+  readonly address: { ip: string };
   small(path: string, limits: FetchLimits, maxBytes: number): Promise<Buffer>;
 }
 
@@ -93,7 +95,7 @@ export class PeerExchange {
       credited = new Set();
       this.credited.set(peer.key, credited);
     }
-    const found = admit(credited, this.all, parsePeersAnswer(body.toString("utf8")));
+    const found = admit(credited, this.all, parsePeersAnswer(body.toString("utf8"), peer.address.ip));
     if (found.length > 0) this.offer(`exchange:${peer.key}`, found);
   }
 }

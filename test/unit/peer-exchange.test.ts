@@ -10,6 +10,7 @@ function peer(key: string, answer: () => Promise<string>): ExchangePeer & { aske
   const asked: string[] = [];
   return {
     key,
+    address: { ip: key.slice(0, key.lastIndexOf(":")) },
     asked,
     small: async (path: string) => {
       asked.push(path);
