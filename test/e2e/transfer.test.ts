@@ -81,7 +81,8 @@ describe("peers that lie or die", () => {
         res.end(manifest);
         return;
       }
-      served++;
+      // Chunk requests only: the download also asks it for its /peers (peer exchange), answered with junk too.
+      if (req.url?.includes("/chunks/") === true) served++;
       res.writeHead(200, { "Content-Length": MiB });
       res.end(randomBytes(MiB));
     });
