@@ -47,6 +47,8 @@ export class Announcer {
   private readonly failures = new Map<string, number>();
   /** The shares being announced, each with the token of the start that owns its announces. */
   private readonly active = new Map<string, object>();
+  /** How many other complete peers (seeds) the last reply for each file listed. */
+  private readonly seeds = new Map<string, number>();
   /** Announces on their way (with the `stopped` that follows one that landed too late): a stop waits for them. */
   private readonly sending = new Set<Promise<unknown>>();
   private closed = false;
@@ -119,7 +121,13 @@ export class Announcer {
     return this.active.has(sha1);
   }
 
+  /** Other peers with the whole file in this tracker's last reply for it; undefined before one. */
+  otherSeeds(sha1: string): number | undefined {
+    return this.seeds.get(sha1);
+  }
+
   private cancel(sha1: string): void {
+    this.seeds.delete(sha1);
     clearTimeout(this.timers.get(sha1));
     this.timers.delete(sha1);
     this.failures.delete(sha1);
@@ -137,6 +145,7 @@ export class Announcer {
     let reached = false;
     try {
       const reply = await this.send(this.tracker, share, event);
+      this.seeds.set(share.sha1, reply.peers.filter((peer) => peer.complete).length);
       this.failures.delete(share.sha1);
       delayMs = reply.interval * 1000;
       reached = true;

@@ -46,6 +46,12 @@ export class Announcers {
     return this.each.some((announcer) => announcer.isAnnouncing(sha1));
   }
 
+  /** The most other seeds any tracker's last reply listed for the file; undefined if none has replied. */
+  otherSeeds(sha1: string): number | undefined {
+    const known = this.each.map((announcer) => announcer.otherSeeds(sha1)).filter((n): n is number => n !== undefined);
+    return known.length === 0 ? undefined : Math.max(...known);
+  }
+
   status(): TrackerHealth[] {
     return this.each.map((announcer) => announcer.status());
   }

@@ -100,12 +100,24 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const downloading = new Map<string, InProgress>();
   const slots = new UploadSlots({ ...DEFAULT_UPLOAD_SLOTS, slots: options.uploadSlots ?? DEFAULT_UPLOAD_SLOTS.slots }, Date.now());
   /**
-   * Super-seeding, for files this daemon shared itself (not those it downloaded: it is the first sharer's
-   * way to send little more than one copy), from a file's first request until each chunk has been sent once.
-   * A finished one keeps a marker (null) so that it does not start again; at most MAX_SUPER_SEEDS at once.
+   * Super-seeding, for files this daemon shared itself (not those it downloaded) while no other peer has the
+   * whole file (BEP 16's initial seeding: with other seeds, what each shows would overlap): from a file's
+   * first request until each chunk has been sent once. Other seeds are known from announce replies, and
+   * from the trackers' counts, asked when super-seeding starts. A finished one keeps a marker (null) so that
+   * it does not start again; at most MAX_SUPER_SEEDS at once.
    */
   const superSeeds = new Map<string, { share: Share; state: SuperSeed | null }>();
   const downloadedHere = new Set<string>();
+  /** Other seeds of a file by the trackers' counts (complete peers but this one), once asked. */
+  const countedSeeds = new Map<string, number>();
+  const countSeeds = (sha1: string): void => {
+    for (const tracker of trackers) {
+      tracker.file(sha1).then(
+        (stats) => countedSeeds.set(sha1, Math.max(countedSeeds.get(sha1) ?? 0, stats.complete - 1)),
+        () => undefined,
+      );
+    }
+  };
   const superSeedOf = (share: Share): SuperSeed | undefined => {
     if (downloadedHere.has(share.sha1)) return undefined;
     let entry = superSeeds.get(share.sha1);
@@ -114,8 +126,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       if (live >= MAX_SUPER_SEEDS) return undefined;
       entry = { share, state: new SuperSeed(share.manifest.chunks.length) };
       superSeeds.set(share.sha1, entry);
+      countSeeds(share.sha1);
     }
-    if (entry.state?.done === true) entry.state = null;
+    const others = Math.max(announcer.otherSeeds(share.sha1) ?? 0, countedSeeds.get(share.sha1) ?? 0);
+    if (entry.state !== null && (entry.state.done || others > 0)) {
+      entry.state.stop();
+      entry.state = null;
+    }
     return entry.state ?? undefined;
   };
   const publicServer = createPublicServer({

@@ -139,6 +139,11 @@ export class SuperSeed {
     return null;
   }
 
+  /** Ends super-seeding now (another seed appeared): every client is told the file is complete. */
+  stop(): void {
+    this.finish();
+  }
+
   private finish(): void {
     this.over = true;
     for (const view of this.views.values()) view.feed.close();
