@@ -160,6 +160,10 @@ async function runP2p(sharers, downloaders) {
   await Promise.race([Promise.all(downloaders.map((d) => d.run.exited)), sleep(timeoutS * 1000)]);
   await sleep(50); // the .then above
   const after = classBytes();
+  // Peak memory of each daemon (VmHWM), read before they are stopped: the sharer and the most any downloader held.
+  const peak = (h) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${h.daemon.child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  const downloaderPeaks = downloaders.map(peak);
+  log(`peak daemon RSS: sharer ${sharers.map(peak).map((m) => m.toFixed(0)).join(", ")} MiB; downloaders max ${Math.max(...downloaderPeaks).toFixed(0)} MiB, median ${downloaderPeaks.sort((a, b) => a - b)[Math.floor(downloaderPeaks.length / 2)].toFixed(0)} MiB`);
   const reply = await fetch(`${trackerUrl}/v1/files/${fileSha1}/peers?limit=200`).then((r) => r.json(), () => ({ peers: [] }));
   const listed = new Set(reply.peers.map((p) => p.ip));
   const unseen = downloaders.filter((d) => d.finishS !== undefined && !listed.has(d.addr));

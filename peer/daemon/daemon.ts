@@ -50,8 +50,11 @@ const DOWNLOADS_STOP_GRACE_MS = 2000;
  * end: the same command run again at once must not be refused while that download is still stopping.
  */
 const CANCELLED_DOWNLOAD_WAIT_MS = 5000;
-/** Files super-seeded at once: each holds 8 bytes per chunk while it lasts. */
-const MAX_SUPER_SEEDS = 64;
+/**
+ * Files super-seeded at once: each holds 8 bytes per chunk, and one bit per chunk for each of up to 64
+ * clients' views, while it lasts (for 100 GiB files, about 1.6 MiB each).
+ */
+const MAX_SUPER_SEEDS = 16;
 /** The time limit of a `stopped` announce: a tracker that does not answer must not hold a stop for long. */
 const STOPPED_ANNOUNCE_LIMIT_MS = 2000;
 
@@ -100,14 +103,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const downloading = new Map<string, InProgress>();
   const slots = new UploadSlots({ ...DEFAULT_UPLOAD_SLOTS, slots: options.uploadSlots ?? DEFAULT_UPLOAD_SLOTS.slots }, Date.now());
   /**
-   * Super-seeding, for files this daemon shared itself (not those it downloaded) while no other peer has the
-   * whole file (BEP 16's initial seeding: with other seeds, what each shows would overlap): from a file's
+   * Super-seeding, for whole files while no other peer has the whole file (BEP 16's initial seeding: with
+   * other seeds, what each shows would overlap): from a file's
    * first request until each chunk has been sent once. Other seeds are known from announce replies, and
    * from the trackers' counts, asked when super-seeding starts. A finished one keeps a marker (null) so that
    * it does not start again; at most MAX_SUPER_SEEDS at once.
    */
   const superSeeds = new Map<string, { share: Share; state: SuperSeed | null }>();
-  const downloadedHere = new Set<string>();
   /** Other seeds of a file by the trackers' counts (complete peers but this one), once asked. */
   const countedSeeds = new Map<string, number>();
   const countSeeds = (sha1: string): void => {
@@ -119,7 +121,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
   };
   const superSeedOf = (share: Share): SuperSeed | undefined => {
-    if (downloadedHere.has(share.sha1)) return undefined;
     let entry = superSeeds.get(share.sha1);
     if (entry?.share !== share) {
       const live = [...superSeeds.values()].filter((e) => e.state !== null).length;
@@ -232,7 +233,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // and the trackers told it completed.
       const announced = downloading.get(body.sha1);
       downloading.delete(body.sha1);
-      if (result.share !== null) downloadedHere.add(body.sha1);
       if (result.share !== null) void announcer.start(result.share, announced === undefined ? "started" : "completed");
       else if (announced !== undefined) void announcer.stop(announced);
       return downloadReply(result, true);

@@ -92,7 +92,9 @@ export class HaveFollower {
       if (bits.length !== Math.ceil(this.chunkCount / 8)) return null;
       return { update: { kind: "bitfield", bits: new Uint8Array(bits) }, seq: next };
     }
-    if (!Array.isArray(a.added) || next < seq) return null;
+    // A lower position means the peer started its list again (another run of the download there): what it
+    // lists is still what it has, and following goes on from there.
+    if (!Array.isArray(a.added)) return null;
     const indices = a.added.filter((i): i is number => Number.isInteger(i) && i >= 0 && i < this.chunkCount);
     return { update: { kind: "added", indices }, seq: next };
   }

@@ -48,6 +48,8 @@ export class PeerConnection {
         port: this.address.port,
         path,
         agent: this.agent,
+        // The public port we serve on, as chunk requests state it: `/peers` leaves the asker out by it.
+        ...(this.chunkOptions.statedPort === undefined ? {} : { headers: { "P2P-Port": String(this.chunkOptions.statedPort) } }),
         ...(this.localAddress === undefined ? {} : { localAddress: this.localAddress }),
       });
       req.setTimeout(limits.idleMs, () => fail(new PeerFault("timeout", `stalled for ${limits.idleMs} ms`)));
@@ -55,7 +57,13 @@ export class PeerConnection {
       req.on("response", (res) => {
         if (res.statusCode !== 200) {
           res.resume();
-          fail(new PeerFault(refusal(String(res.statusCode)), `answered HTTP ${res.statusCode}`));
+          const retryAfter = Number(res.headers["retry-after"]);
+          fail(
+            new PeerFault(refusal(String(res.statusCode)), `answered HTTP ${res.statusCode}`, {
+              status: res.statusCode ?? 0,
+              retryAfterSec: Number.isInteger(retryAfter) && retryAfter >= 0 ? retryAfter : null,
+            }),
+          );
           return;
         }
         const parts: Buffer[] = [];

@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   minStragglerMs: number;
   /** This many chunks are picked at random before rarest-first or ascending order takes over. */
   randomFirst: number;
+  /** A peer that has refused every request (503, no slot) for this long is dropped. */
+  maxRefusedMs: number;
 }
 
 export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
@@ -46,6 +48,7 @@ export const DEFAULT_SCHEDULER_OPTIONS: SchedulerOptions = {
   stragglerFactor: 4,
   minStragglerMs: 2000,
   randomFirst: 4,
+  maxRefusedMs: 60_000,
 };
 
 export interface PeerStats {
@@ -65,6 +68,8 @@ interface PeerState extends PeerStats {
   failuresInRow: number;
   /** Not asked before this time (it refused: no upload slot for us). */
   chokedUntil: number;
+  /** Since when it has refused every request (null once it delivers). */
+  refusedSince: number | null;
 }
 
 interface Request {
@@ -128,6 +133,7 @@ export class Scheduler {
       if (existing.dropped) {
         existing.dropped = false;
         existing.failuresInRow = 0;
+        existing.refusedSince = null;
         existing.window = this.options.initialWindow;
       }
       return true;
@@ -144,6 +150,7 @@ export class Scheduler {
       inflight: new Set(),
       failuresInRow: 0,
       chokedUntil: 0,
+      refusedSince: null,
     });
     if (complete) this.availability.setComplete(key);
     return true;
@@ -200,6 +207,7 @@ export class Scheduler {
     const request = this.finish(key, index);
     if (peer !== undefined) {
       peer.failuresInRow = 0;
+      peer.refusedSince = null;
       peer.window = Math.min(this.options.maxWindow, peer.window + 1);
       if (request !== undefined) this.recordTime(now - request.startedAt);
     }
@@ -248,10 +256,15 @@ export class Scheduler {
    * The peer refused for now (no upload slot free: 503 with Retry-After): it is not asked again before
    * `until`, and neither its window nor its failure count suffers.
    */
-  refused(key: string, index: number, until: number): void {
+  refused(key: string, index: number, until: number, now = until): void {
     this.finish(key, index);
     const peer = this.peers.get(key);
-    if (peer !== undefined) peer.chokedUntil = Math.max(peer.chokedUntil, until);
+    if (peer === undefined) return;
+    peer.chokedUntil = Math.max(peer.chokedUntil, until);
+    // A peer that has refused everything for a long time is dropped like a failing one (a refill may bring
+    // it back): upload slots turn round every 10 s, so an honest peer gives one well within that.
+    peer.refusedSince ??= now;
+    if (now - peer.refusedSince > this.options.maxRefusedMs) peer.dropped = true;
   }
 
   /** Whether some usable peer refused for now (no slot) and is to be asked again later: not starvation. */

@@ -67,7 +67,10 @@ export class SwarmLink {
   refused(peer: string, index: number, error: unknown): boolean {
     const refusal = error instanceof PeerFault ? error.refusal : undefined;
     if (refusal?.status === 503 && refusal.retryAfterSec !== null) {
-      this.scheduler.refused(peer, index, Date.now() + refusal.retryAfterSec * 1000);
+      // Our peers say 1-10 s; a peer that says 0 (a loop) or hours (a hold on the download) is taken at 1 or 10.
+      const seconds = Math.min(10, Math.max(1, refusal.retryAfterSec));
+      const now = Date.now();
+      this.scheduler.refused(peer, index, now + seconds * 1000, now);
       return true;
     }
     if (refusal?.status === 404) {

@@ -28,9 +28,11 @@ export async function sendHave(req: IncomingMessage, res: ServerResponse, target
     sendJson(res, 200, { complete: false, chunks: have.chunkCount, seq: have.seq, bitfield: have.bitfield().toString("base64") }, { "Cache-Control": "no-store" });
     return;
   }
+  // A position this feed never reached (the follower knew another run of it) starts again from 0, at once.
+  const from = since > feed.have.seq ? 0 : since;
   const gone = new AbortController();
   res.once("close", () => gone.abort());
-  await feed.waitBeyond(since, HOLD_MS, gone.signal);
+  await feed.waitBeyond(from, HOLD_MS, gone.signal);
   if (gone.signal.aborted) return;
   if (feed.closed) {
     // The download ended meanwhile (finished and shared, or stopped), or super-seeding did.
@@ -39,7 +41,7 @@ export async function sendHave(req: IncomingMessage, res: ServerResponse, target
     sendJson(res, 200, { complete: true, chunks: now.chunks }, { "Cache-Control": "no-store" });
     return;
   }
-  const { seq, added } = feed.have.since(since, MAX_ADDED);
+  const { seq, added } = feed.have.since(from, MAX_ADDED);
   sendJson(res, 200, { complete: false, chunks: feed.have.chunkCount, seq, added }, { "Cache-Control": "no-store" });
 }
 

@@ -26,6 +26,9 @@ export interface LedgerLimits {
 
 export const DEFAULT_LEDGER_LIMITS: LedgerLimits = { ttlMs: 10 * 60_000, perFile: 200, total: 5000 };
 
+/** Entries one address may hold per file. */
+export const MAX_PER_ADDRESS = 4;
+
 export class ExchangeLedger {
   /** Per file, entries by host:port in the order they were last seen, oldest first. */
   private readonly files = new Map<string, Map<string, Entry>>();
@@ -47,6 +50,13 @@ export class ExchangeLedger {
     const key = hostPort(ip, port);
     if (entries.delete(key)) this.count -= 1;
     this.expire(sha1, entries, now);
+    // One address holds a few entries at most (several daemons may share one behind a NAT): a client that
+    // states port after port would otherwise push every honest peer out of the file's list.
+    const same = [...entries].filter(([, entry]) => entry.ip === ip);
+    for (const [old] of same.slice(0, Math.max(0, same.length - (MAX_PER_ADDRESS - 1)))) {
+      entries.delete(old);
+      this.count -= 1;
+    }
     // Expiring may have emptied, and so dropped, the file's map.
     this.files.set(sha1, entries);
     entries.set(key, { ip, port, at: now });

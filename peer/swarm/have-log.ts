@@ -1,19 +1,17 @@
 /**
  * The chunks a download in progress has verified, for the peers that follow it (`/have`): a bitfield and
  * the order in which chunks arrived, so that a follower at position `seq` is told exactly what came since.
- * Plain values; memory is one bit and four bytes per chunk, fixed at the start.
+ * Plain values; memory is one bit per chunk, and the arrival order grows with the chunks that arrive.
  */
 export class HaveLog {
   private readonly bits: Uint8Array;
-  private readonly order: Uint32Array;
-  private length = 0;
+  private readonly order: number[] = [];
 
   constructor(
     readonly chunkCount: number,
     verified: Iterable<number> = [],
   ) {
     this.bits = new Uint8Array(Math.ceil(chunkCount / 8));
-    this.order = new Uint32Array(chunkCount);
     for (const index of verified) this.add(index);
   }
 
@@ -21,7 +19,7 @@ export class HaveLog {
   add(index: number): boolean {
     if (!Number.isInteger(index) || index < 0 || index >= this.chunkCount || this.has(index)) return false;
     this.bits[index >> 3]! |= 0x80 >> (index & 7);
-    this.order[this.length++] = index;
+    this.order.push(index);
     return true;
   }
 
@@ -31,11 +29,11 @@ export class HaveLog {
 
   /** How many chunks have arrived: the position a follower continues from. */
   get seq(): number {
-    return this.length;
+    return this.order.length;
   }
 
   get complete(): boolean {
-    return this.length === this.chunkCount;
+    return this.order.length === this.chunkCount;
   }
 
   /** One bit per chunk, the first chunk in the high bit of the first byte (as BitTorrent's bitfield). */
@@ -48,8 +46,8 @@ export class HaveLog {
    * beyond the log (a follower that lies or restarted against another run) starts again from 0.
    */
   since(seq: number, max: number): { seq: number; added: number[] } {
-    const from = Number.isInteger(seq) && seq >= 0 && seq <= this.length ? seq : 0;
-    const to = Math.min(this.length, from + Math.max(0, max));
-    return { seq: to, added: Array.from(this.order.subarray(from, to)) };
+    const from = Number.isInteger(seq) && seq >= 0 && seq <= this.order.length ? seq : 0;
+    const to = Math.min(this.order.length, from + Math.max(0, max));
+    return { seq: to, added: this.order.slice(from, to) };
   }
 }

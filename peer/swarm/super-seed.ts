@@ -27,6 +27,8 @@ export const DEFAULT_SUPER_SEED: SuperSeedOptions = { reveal: 6, outstandingMs: 
 
 interface View {
   feed: HaveFeed;
+  /** When the client last asked for its view: one that stops asking gives its place up. */
+  lastSeen: number;
   /** Shown and not yet taken, with when it was shown. */
   outstanding: Map<number, number>;
 }
@@ -66,12 +68,16 @@ export class SuperSeed {
     return this.over;
   }
 
-  /** A request of any kind for this file from `client`: who is downloading it now. */
+  /**
+   * A request of any kind for this file from `client`: who is downloading it now. Bounded: past
+   * 4 x maxViews addresses, the stale ones go, and if none is stale a new address is not counted.
+   */
   saw(client: string, now: number): void {
-    this.lastSeen.set(client, now);
-    if (this.lastSeen.size > 4 * this.options.maxViews) {
+    if (!this.lastSeen.has(client) && this.lastSeen.size >= 4 * this.options.maxViews) {
       for (const [key, at] of this.lastSeen) if (now - at > this.options.activeMs) this.lastSeen.delete(key);
+      if (this.lastSeen.size >= 4 * this.options.maxViews) return;
     }
+    this.lastSeen.set(client, now);
   }
 
   /** What `/have` shows this client: its own view, or null for "the whole file". */
@@ -80,10 +86,12 @@ export class SuperSeed {
     this.saw(client, now);
     let view = this.views.get(client);
     if (view === undefined) {
+      if (this.views.size >= this.options.maxViews) this.dropStaleViews(now);
       if (this.views.size >= this.options.maxViews || this.activeClients(now) < this.options.minClients) return null;
-      view = { feed: new HaveFeed(this.chunkCount), outstanding: new Map() };
+      view = { feed: new HaveFeed(this.chunkCount), outstanding: new Map(), lastSeen: now };
       this.views.set(client, view);
     }
+    view.lastSeen = now;
     this.topUp(view, client, now);
     return view.feed;
   }
@@ -100,6 +108,16 @@ export class SuperSeed {
     if (view === undefined) return;
     view.outstanding.delete(index);
     this.topUp(view, client, now);
+  }
+
+  /** Views of clients that have not asked within 2 x activeMs (followers ask at least every 10 s) go. */
+  private dropStaleViews(now: number): void {
+    for (const [client, view] of this.views) {
+      if (now - view.lastSeen <= 2 * this.options.activeMs) continue;
+      view.feed.close();
+      this.views.delete(client);
+      for (const index of view.outstanding.keys()) if (this.shownTo.get(index)?.client === client) this.shownTo.delete(index);
+    }
   }
 
   private activeClients(now: number): number {

@@ -10,7 +10,10 @@
  *   those that waited longest since they last held one, so that a seed with nothing to reciprocate turns
  *   its slots round in turns. One slot is optimistic: every `optimisticMs` it goes to a client chosen at
  *   random among the rest, so that a newcomer with nothing to offer yet gets its first chunks.
- * - A holder that stops asking for `idleMs` frees its slot at once.
+ * - A holder frees its slot once it has had no reply in flight for `idleMs` (a long reply, a whole file
+ *   or a chunk under a low upload limit, holds it throughout); one given a slot at a rechoke has until the
+ *   Retry-After it was told, plus `idleMs`, to come back for it.
+ * - At most MAX_CLIENTS addresses are remembered: the least recently seen of those without a slot give way.
  */
 
 export interface UploadSlotOptions {
@@ -29,6 +32,10 @@ interface Client {
   holding: boolean;
   optimistic: boolean;
   lastRequest: number;
+  /** Replies to it in flight now (admitted and not yet released). */
+  active: number;
+  /** When a rechoke gave it its slot: it may not be asking yet (it waits out its Retry-After). */
+  grantedAt: number;
   /** When it last held a slot (while holding: now); 0 if never. */
   lastHeld: number;
   /** Bytes it sent this daemon in the current and the previous rechoke period. */
@@ -39,6 +46,10 @@ interface Client {
 
 /** How long a client that stopped asking is remembered (its credit with it). */
 const FORGET_MS = 120_000;
+/** Addresses remembered at once; a flood of new ones pushes out the oldest without a slot. */
+export const MAX_CLIENTS = 4096;
+/** The longest Retry-After told: a client given a slot at a rechoke may come back this late. */
+const MAX_RETRY_AFTER_MS = 10_000;
 
 export class UploadSlots {
   private readonly clients = new Map<string, Client>();
@@ -63,21 +74,35 @@ export class UploadSlots {
     this.options = { ...this.options, slots: Math.max(1, Math.floor(slots)) };
   }
 
+  /**
+   * Whether `client` may be sent file data now; when it may, the caller calls `release` once the reply is
+   * over (sent, failed or abandoned).
+   */
   admit(client: string, now: number): Admission {
     if (now >= this.nextRechoke) this.rechoke(now);
     const state = this.clients.get(client) ?? this.remember(client, now);
     state.lastRequest = now;
     if (state.holding) {
       state.lastHeld = now;
+      state.active++;
       return { ok: true };
     }
     this.freeIdle(now);
     if (this.holders().length < this.options.slots) {
       state.holding = true;
       state.lastHeld = now;
+      state.active++;
       return { ok: true };
     }
     return { ok: false, retryAfterSec: Math.min(10, Math.max(1, Math.ceil((this.nextRechoke - now) / 1000))) };
+  }
+
+  /** A reply `admit` allowed is over. */
+  release(client: string, now: number): void {
+    const state = this.clients.get(client);
+    if (state === undefined || state.active === 0) return;
+    state.active--;
+    state.lastRequest = Math.max(state.lastRequest, now);
   }
 
   /** This daemon received `bytes` from `client` (as a downloader): what earns it a slot here. */
@@ -122,6 +147,7 @@ export class UploadSlots {
     for (const [key, client] of this.clients) {
       const holds = regular.has(key) || key === optimistic;
       if (client.holding && !holds) client.lastHeld = now;
+      if (!client.holding && holds) client.grantedAt = now;
       client.holding = holds;
       client.optimistic = key === optimistic && !regular.has(key);
       client.previousCredit = client.credit;
@@ -135,13 +161,29 @@ export class UploadSlots {
 
   private freeIdle(now: number): void {
     for (const client of this.clients.values()) {
-      if (client.holding && now - client.lastRequest > this.options.idleMs) client.holding = false;
+      if (!client.holding || client.active > 0) continue;
+      const since = Math.max(client.lastRequest, client.grantedAt + MAX_RETRY_AFTER_MS);
+      if (now - since > this.options.idleMs) client.holding = false;
     }
   }
 
   private remember(client: string, now: number): Client {
-    const state: Client = { holding: false, optimistic: false, lastRequest: now, lastHeld: 0, credit: 0, previousCredit: 0, uploaded: 0 };
+    if (this.clients.size >= MAX_CLIENTS) this.forgetOldest();
+    const state: Client = { holding: false, optimistic: false, lastRequest: now, active: 0, grantedAt: Number.NEGATIVE_INFINITY, lastHeld: 0, credit: 0, previousCredit: 0, uploaded: 0 };
     this.clients.set(client, state);
     return state;
+  }
+
+  /** Makes room: the client without a slot seen least recently goes (a holder never does). */
+  private forgetOldest(): void {
+    let oldest: string | undefined;
+    let at = Number.POSITIVE_INFINITY;
+    for (const [key, client] of this.clients) {
+      if (!client.holding && client.lastRequest < at) {
+        oldest = key;
+        at = client.lastRequest;
+      }
+    }
+    if (oldest !== undefined) this.clients.delete(oldest);
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ExchangeLedger } from "../../peer/swarm/exchange-ledger.js";
+import { ExchangeLedger, MAX_PER_ADDRESS } from "../../peer/swarm/exchange-ledger.js";
 
 const A = "a".repeat(40);
 const B = "b".repeat(40);
@@ -23,11 +23,21 @@ describe("the exchange ledger", () => {
 
   it("tells ports apart, leaves out the asker, and lists at most `max`", () => {
     const ledger = new ExchangeLedger();
-    for (let port = 1; port <= 80; port++) ledger.record(A, "::1", port, port);
-    const listed = ledger.list(A, 100, 50, "[::1]:80");
+    for (let i = 1; i <= 80; i++) ledger.record(A, `2001:db8::${i.toString(16)}`, 5000 + i, i);
+    ledger.record(A, "2001:db8::50", 6000, 81);
+    const listed = ledger.list(A, 100, 50, "[2001:db8::50]:6000");
     expect(listed).toHaveLength(50);
-    expect(listed[0]).toEqual({ ip: "::1", port: 79 });
-    expect(listed.some((p) => p.port === 80)).toBe(false);
+    expect(listed[0]).toEqual({ ip: "2001:db8::50", port: 5080 });
+    expect(listed.some((p) => p.port === 6000)).toBe(false);
+  });
+
+  it("keeps at most MAX_PER_ADDRESS entries of one address, the latest", () => {
+    const ledger = new ExchangeLedger();
+    ledger.record(A, "127.0.60.9", 1, 0);
+    for (let port = 1; port <= 200; port++) ledger.record(A, "127.0.60.2", port, port);
+    const listed = ledger.list(A, 300, 50);
+    expect(listed.filter((p) => p.ip === "127.0.60.2").map((p) => p.port)).toEqual([200, 199, 198, 197].slice(0, MAX_PER_ADDRESS));
+    expect(listed).toContainEqual({ ip: "127.0.60.9", port: 1 });
   });
 
   it("forgets what is older than ten minutes", () => {
@@ -46,7 +56,7 @@ describe("the exchange ledger", () => {
 
   it("holds at most perFile per file and total in all, the oldest giving way", () => {
     const ledger = new ExchangeLedger({ ttlMs: 10 * MIN, perFile: 10, total: 25 });
-    for (let i = 0; i < 1000; i++) ledger.record(A, "127.0.60.2", i + 1, i);
+    for (let i = 0; i < 1000; i++) ledger.record(A, `10.0.${i >> 8}.${i & 255}`, i + 1, i);
     expect(ledger.size).toBe(10);
     expect(ledger.list(A, 1000, 50).map((p) => p.port)).toEqual([1000, 999, 998, 997, 996, 995, 994, 993, 992, 991]);
     for (let f = 0; f < 100; f++) ledger.record(f.toString(16).padStart(40, "0"), "127.0.60.3", 1, 2000 + f);

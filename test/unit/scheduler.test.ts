@@ -228,11 +228,19 @@ describe("Scheduler", () => {
       const s = new Scheduler(10, [], options);
       s.addPeer("busy");
       const [first] = s.assign(0);
-      s.refused("busy", first!.index, 1000);
-      for (const { index } of s.inflightOf("busy").map((index) => ({ index }))) s.refused("busy", index, 1000);
+      s.refused("busy", first!.index, 1000, 0);
+      for (const index of s.inflightOf("busy")) s.refused("busy", index, 1000, 0);
       expect(s.assign(500)).toEqual([]);
       expect(s.assign(1000).length).toBe(2);
       expect(s.usablePeers()).toEqual(["busy"]);
+    });
+
+    it("drops a peer that has refused every request for longer than maxRefusedMs", () => {
+      const s = new Scheduler(10, [], { ...options, maxRefusedMs: 60_000 });
+      s.addPeer("never");
+      for (let t = 0; t <= 61_000; t += 1000) for (const { peer, index } of s.assign(t)) s.refused(peer, index, t + 1000, t);
+      expect(s.usablePeers()).toEqual([]);
+      expect(s.anyRefusing(62_000)).toBe(false);
     });
 
     it("stops asking for a chunk a peer turned out to lack, and knows when no usable peer has what is missing", () => {
