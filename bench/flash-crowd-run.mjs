@@ -134,7 +134,9 @@ async function runP2p(sharers, downloaders) {
   await waitFor(
     "sharers listed by the tracker",
     async () => {
-      const reply = await fetch(`${trackerUrl}/v1/files/${fileSha1}/peers?limit=200`).catch(() => null);
+      for (const s of sharers) for (const line of s.daemon.err().split("\n").filter((l) => l.includes("super-seeding"))) log(`${s.name}: ${line}`);
+  for (const h of hosts) writeFileSync(join(h.dir, "daemon.log"), h.daemon.err());
+  const reply = await fetch(`${trackerUrl}/v1/files/${fileSha1}/peers?limit=200`).catch(() => null);
       if (!reply?.ok) return false;
       const listed = new Set((await reply.json()).peers.map((p) => p.ip ?? p.host));
       return sharers.every((s) => listed.has(s.addr));

@@ -131,6 +131,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
     const others = Math.max(announcer.otherSeeds(share.sha1) ?? 0, countedSeeds.get(share.sha1) ?? 0);
     if (entry.state !== null && (entry.state.done || others > 0)) {
+      log(`super-seeding of ${share.sha1} over: ${entry.state.done ? "every chunk sent once" : "another peer has the whole file"}, ${entry.state.summary()}`);
       entry.state.stop();
       entry.state = null;
     }

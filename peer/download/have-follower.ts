@@ -11,8 +11,8 @@ import type { PeerConnection } from "./peer-http.js";
 
 export type HaveUpdate = { kind: "complete" } | { kind: "bitfield"; bits: Uint8Array } | { kind: "added"; indices: number[] };
 
-/** Peers followed at once: each costs one open request on both sides. */
-const MAX_FOLLOWED = 32;
+/** Peers followed at once: each costs one open request on both sides; more wait their turn. */
+const MAX_FOLLOWED = 64;
 /** The peer holds a follow for up to 10 s (server/have-route.ts); allow for that and a slow answer. */
 const FOLLOW_LIMITS = { idleMs: 15_000, deadlineMs: 25_000 };
 const MAX_FAILURES = 3;
@@ -21,6 +21,8 @@ export class HaveFollower {
   private readonly followed = new Set<string>();
   /** Peers that said they have the whole file: not asked again unless a refusal says otherwise. */
   private readonly whole = new Set<string>();
+  /** Peers to follow once others stop (at most MAX_FOLLOWED at once). */
+  private readonly waiting = new Set<string>();
   private readonly stopping = new AbortController();
 
   constructor(
@@ -28,6 +30,8 @@ export class HaveFollower {
     private readonly chunkCount: number,
     private readonly connection: (key: string) => PeerConnection,
     private readonly onUpdate: (key: string, update: HaveUpdate) => void,
+    /** A peer whose `/have` never gave a usable answer (an older peer, a broken one): the caller decides. */
+    private readonly onSilent: (key: string) => void = () => undefined,
   ) {}
 
   /**
@@ -36,9 +40,24 @@ export class HaveFollower {
    */
   follow(key: string, again = false): void {
     if (again) this.whole.delete(key);
-    if (this.closed || this.followed.has(key) || this.whole.has(key) || this.followed.size >= MAX_FOLLOWED) return;
+    if (this.closed || this.followed.has(key) || this.whole.has(key)) return;
+    if (this.followed.size >= MAX_FOLLOWED) {
+      this.waiting.add(key);
+      return;
+    }
     this.followed.add(key);
-    void this.run(key).finally(() => this.followed.delete(key));
+    void this.run(key).then(
+      (answered) => {
+        this.followed.delete(key);
+        if (!answered && !this.closed) this.onSilent(key);
+        const next = this.waiting.values().next();
+        if (next.done !== true) {
+          this.waiting.delete(next.value);
+          this.follow(next.value);
+        }
+      },
+      () => this.followed.delete(key),
+    );
   }
 
   /** Stops following; requests on their way end when the pool closes their connections. */
@@ -50,11 +69,13 @@ export class HaveFollower {
     return this.stopping.signal.aborted;
   }
 
-  private async run(key: string): Promise<void> {
+  /** Follows one peer until it is complete, gone or closed; resolves whether it ever answered usably. */
+  private async run(key: string): Promise<boolean> {
     const path = `/v1/files/${this.sha1}/have`;
     const maxBytes = 65_536 + Math.ceil(this.chunkCount / 6) * 2;
     let seq: number | null = null;
     let failures = 0;
+    let answered = false;
     while (!this.closed) {
       let answer: unknown;
       try {
@@ -62,21 +83,23 @@ export class HaveFollower {
         answer = JSON.parse(body.toString("utf8"));
       } catch (error) {
         // A peer that no longer has the file (404) is not followed; others get a few tries.
-        if (this.closed || (error instanceof PeerFault && error.refusal?.status === 404) || ++failures >= MAX_FAILURES) return;
+        if (this.closed || (error instanceof PeerFault && error.refusal?.status === 404) || ++failures >= MAX_FAILURES) return answered;
         await pause(500 * failures, this.stopping.signal).catch(() => undefined);
         continue;
       }
       const update = this.read(answer, seq);
-      if (update === null) return;
+      if (update === null) return answered;
       failures = 0;
-      if (this.closed) return;
+      if (this.closed) return true;
+      answered = true;
       this.onUpdate(key, update.update);
       if (update.update.kind === "complete") {
         this.whole.add(key);
-        return;
+        return true;
       }
       seq = update.seq;
     }
+    return answered;
   }
 
   /** Checks an answer's shape; null (stop following) for anything a peer of ours would not send. */

@@ -39,19 +39,34 @@ export class SwarmLink {
     /** Wakes the request loop: a peer's news may make a chunk askable. */
     private readonly wake: () => void,
   ) {
-    this.follower = new HaveFollower(manifest.sha1, manifest.chunks.length, (key) => pool.get(key), (key, update) => this.learned(key, update));
+    this.follower = new HaveFollower(
+      manifest.sha1,
+      manifest.chunks.length,
+      (key) => pool.get(key),
+      (key, update) => this.learned(key, update),
+      (key) => this.silent(key),
+    );
     this.partial = new PartialFile(manifest, (index, target, length) => store.readInto(index, target, length), resumed);
     if (serve !== undefined) this.unserve = serve(this.partial);
   }
 
   /**
-   * A peer joins the scheduler and is asked what it has: one the sources call complete is taken at its word
-   * until it answers (a super-seeding sharer shows each downloader only some chunks). Returns whether it is usable.
+   * A peer joins the scheduler and is asked what it has, and is asked for chunks once it has answered: a
+   * sharer that super-seeds shows each downloader only some chunks, and one asked before its answer would
+   * be asked for chunks it is sending someone else. (One RTT per peer, once.) Returns whether it is usable.
    */
   addPeer(key: string): boolean {
-    const usable = this.scheduler.addPeer(key, this.pool.isComplete(key));
+    const usable = this.scheduler.addPeer(key, false);
     if (usable) this.follower.follow(key);
     return usable;
+  }
+
+  /** A peer that never answered its `/have` usably is taken at the sources' word: complete, or nothing. */
+  private silent(key: string): void {
+    if (this.pool.isComplete(key)) {
+      this.scheduler.availability.setComplete(key);
+      this.wake();
+    }
   }
 
   /** A chunk is verified and on disk: served from now on. */

@@ -23,7 +23,7 @@ export interface SuperSeedOptions {
   maxViews: number;
 }
 
-export const DEFAULT_SUPER_SEED: SuperSeedOptions = { reveal: 6, outstandingMs: 10_000, minClients: 2, activeMs: 10_000, maxViews: 64 };
+export const DEFAULT_SUPER_SEED: SuperSeedOptions = { reveal: 3, outstandingMs: 30_000, minClients: 2, activeMs: 10_000, maxViews: 64 };
 
 interface View {
   feed: HaveFeed;
@@ -45,6 +45,9 @@ export class SuperSeed {
   /** The first position of `order` whose chunk may not have been sent yet. */
   private next = 0;
   private over = false;
+  private startedAt: number | null = null;
+  private endedAt: number | null = null;
+  private sends = 0;
 
   constructor(
     readonly chunkCount: number,
@@ -98,8 +101,11 @@ export class SuperSeed {
 
   /** A chunk was sent to `client`: counted, and the client is shown another. */
   sent(client: string, index: number, now: number): void {
-    if (index < 0 || index >= this.chunkCount) return;
+    if (index < 0 || index >= this.chunkCount || this.over) return;
+    this.startedAt ??= now;
+    this.sends++;
     if (this.sentCount[index]!++ === 0 && ++this.sentOnce === this.chunkCount) {
+      this.endedAt = now;
       this.finish();
       return;
     }
@@ -155,6 +161,12 @@ export class SuperSeed {
       return index;
     }
     return null;
+  }
+
+  /** For the log: chunks sent until every one had left once, and how long that took. */
+  summary(): string {
+    const seconds = this.startedAt === null || this.endedAt === null ? "" : ` in ${((this.endedAt - this.startedAt) / 1000).toFixed(1)} s`;
+    return `${this.sends} chunks sent for ${this.chunkCount}${seconds}`;
   }
 
   /** Ends super-seeding now (another seed appeared): every client is told the file is complete. */

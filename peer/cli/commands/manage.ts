@@ -84,6 +84,11 @@ export function registerManage(program: Command): void {
       process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}${rss}`}\n`);
       const limits = daemon?.["limits"] as LimitsView | undefined;
       if (limits !== undefined) process.stdout.write(`limits:    ${limitsLine(limits)}\n`);
+      const slots = daemon?.["uploadSlots"] as { slots: number; holders: { client: string; optimistic: boolean }[]; waiting: number } | undefined;
+      if (slots !== undefined) {
+        const holders = slots.holders.map((h) => (h.optimistic ? `${h.client} (optimistic)` : h.client)).join(", ");
+        process.stdout.write(`uploading: ${slots.holders.length} of ${slots.slots} slots${holders === "" ? "" : `: ${holders}`}; ${slots.waiting} waiting\n`);
+      }
       process.stdout.write(`shares:    ${shares.length}\n`);
       process.stdout.write(`unfinished downloads: ${pending.length}\n`);
       for (const p of pending) process.stdout.write(`  ${p.sha1} -> ${p.destination}\n`);
