@@ -134,9 +134,7 @@ async function runP2p(sharers, downloaders) {
   await waitFor(
     "sharers listed by the tracker",
     async () => {
-      for (const s of sharers) for (const line of s.daemon.err().split("\n").filter((l) => l.includes("super-seeding"))) log(`${s.name}: ${line}`);
-  for (const h of hosts) writeFileSync(join(h.dir, "daemon.log"), h.daemon.err());
-  const reply = await fetch(`${trackerUrl}/v1/files/${fileSha1}/peers?limit=200`).catch(() => null);
+      const reply = await fetch(`${trackerUrl}/v1/files/${fileSha1}/peers?limit=200`).catch(() => null);
       if (!reply?.ok) return false;
       const listed = new Set((await reply.json()).peers.map((p) => p.ip ?? p.host));
       return sharers.every((s) => listed.has(s.addr));
@@ -166,6 +164,8 @@ async function runP2p(sharers, downloaders) {
   const peak = (h) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${h.daemon.child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   const downloaderPeaks = downloaders.map(peak);
   log(`peak daemon RSS: sharer ${sharers.map(peak).map((m) => m.toFixed(0)).join(", ")} MiB; downloaders max ${Math.max(...downloaderPeaks).toFixed(0)} MiB, median ${downloaderPeaks.sort((a, b) => a - b)[Math.floor(downloaderPeaks.length / 2)].toFixed(0)} MiB`);
+  for (const s of sharers) for (const line of s.daemon.err().split("\n").filter((l) => l.includes("super-seeding"))) log(`${s.name}: ${line}`);
+  for (const h of hosts) writeFileSync(join(h.dir, "daemon.log"), h.daemon.err());
   const reply = await fetch(`${trackerUrl}/v1/files/${fileSha1}/peers?limit=200`).then((r) => r.json(), () => ({ peers: [] }));
   const listed = new Set(reply.peers.map((p) => p.ip));
   const unseen = downloaders.filter((d) => d.finishS !== undefined && !listed.has(d.addr));

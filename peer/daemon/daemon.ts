@@ -12,7 +12,7 @@ import { TrackerClient } from "../tracker-client/tracker-client.js";
 import { Announcer, type InProgress } from "./announcer.js";
 import type { PartialFile } from "../swarm/partial-file.js";
 import { DEFAULT_UPLOAD_SLOTS, UploadSlots } from "../swarm/upload-slots.js";
-import { SuperSeed } from "../swarm/super-seed.js";
+import { DEFAULT_SUPER_SEED, SuperSeed } from "../swarm/super-seed.js";
 import { Announcers } from "./announcers.js";
 import { daemonRunning, socketPath } from "./control-client.js";
 import { startControlServer, type DownloadBody } from "./control-server.js";
@@ -125,13 +125,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     if (entry?.share !== share) {
       const live = [...superSeeds.values()].filter((e) => e.state !== null).length;
       if (live >= MAX_SUPER_SEEDS) return undefined;
-      entry = { share, state: new SuperSeed(share.manifest.chunks.length) };
+      const over = (summary: string): void => log(`super-seeding of ${share.sha1} over: every chunk sent once, ${summary}`);
+      entry = { share, state: new SuperSeed(share.manifest.chunks.length, DEFAULT_SUPER_SEED, over) };
       superSeeds.set(share.sha1, entry);
       countSeeds(share.sha1);
     }
     const others = Math.max(announcer.otherSeeds(share.sha1) ?? 0, countedSeeds.get(share.sha1) ?? 0);
     if (entry.state !== null && (entry.state.done || others > 0)) {
-      log(`super-seeding of ${share.sha1} over: ${entry.state.done ? "every chunk sent once" : "another peer has the whole file"}, ${entry.state.summary()}`);
+      if (!entry.state.done) log(`super-seeding of ${share.sha1} stopped: another peer has the whole file (${entry.state.summary()})`);
       entry.state.stop();
       entry.state = null;
     }
@@ -321,6 +322,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
+      for (const [sha1, { state }] of superSeeds) if (state !== null) log(`super-seeding of ${sha1} still on at the stop: ${state.summary()}`);
       // From here nothing new starts: no announce, no download, no control request, no upload.
       announcer.close();
       stopping.abort();

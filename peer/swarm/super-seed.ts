@@ -2,9 +2,8 @@ import { HaveFeed } from "./have-feed.js";
 
 /**
  * Super-seeding (after BEP 16) for a file this daemon has whole: while several clients download it at once
- * and some chunk has never left this daemon, each client's `/have` shows only a few chunks, chosen among
- * those this daemon has sent least and shown to nobody else meanwhile, and one more each time the client
- * takes one. So the clients ask this daemon for different chunks and get the rest from each other, and it
+ * and some chunk has never left this daemon, each client's `/have` shows only a few chunks, never sent
+ * and shown to nobody else meanwhile, and one more each time the client takes one. So the clients ask this daemon for different chunks and get the rest from each other, and it
  * sends little more than one copy before the swarm holds the whole file. Once every chunk has been sent
  * once (or when only one client is downloading) every client is told the file is complete, as usual.
  *
@@ -12,8 +11,9 @@ import { HaveFeed } from "./have-feed.js";
  */
 
 export interface SuperSeedOptions {
-  /** Chunks shown to a client and not yet taken by it, at most (about its request window). */
+  /** Chunks shown to a client and not yet taken by it: at least `reveal`, and `revealInAll` split among the clients. */
   reveal: number;
+  revealInAll: number;
   /** A chunk shown to one client and not taken within this long may be shown to another. */
   outstandingMs: number;
   /** Super-seeding starts only with this many clients asking within `activeMs`. */
@@ -23,7 +23,7 @@ export interface SuperSeedOptions {
   maxViews: number;
 }
 
-export const DEFAULT_SUPER_SEED: SuperSeedOptions = { reveal: 3, outstandingMs: 30_000, minClients: 2, activeMs: 10_000, maxViews: 64 };
+export const DEFAULT_SUPER_SEED: SuperSeedOptions = { reveal: 3, revealInAll: 12, outstandingMs: 30_000, minClients: 2, activeMs: 10_000, maxViews: 64 };
 
 interface View {
   feed: HaveFeed;
@@ -40,29 +40,28 @@ export class SuperSeed {
   /** For each chunk shown and not yet taken: to whom, and when. */
   private readonly shownTo = new Map<number, { client: string; at: number }>();
   private readonly lastSeen = new Map<string, number>();
-  /** The chunks in a random order: the order they are shown in. */
-  private readonly order: Uint32Array;
-  /** The first position of `order` whose chunk may not have been sent yet. */
+  /**
+   * The first chunk that may not have been sent yet: chunks are shown in ascending order (each to one
+   * client only, so the clients still get different ones), which lets a lone downloader's SHA-1 stream.
+   */
   private next = 0;
+  /** When the first client asked: until `activeMs` after, every client is shown part (the crowd arrives). */
+  private firstSeen: number | null = null;
   private over = false;
   private startedAt: number | null = null;
   private endedAt: number | null = null;
   private sends = 0;
+  /** Clients given a view of their own, and answers of "the whole file" while it was not over (too few clients). */
+  private viewsGiven = 0;
+  private wholeTold = 0;
 
   constructor(
     readonly chunkCount: number,
     private readonly options: SuperSeedOptions = DEFAULT_SUPER_SEED,
-    random: () => number = Math.random,
+    /** Told once every chunk has been sent once (for the daemon's log). */
+    private readonly onOver: (summary: string) => void = () => undefined,
   ) {
     this.sentCount = new Uint32Array(chunkCount);
-    this.order = new Uint32Array(chunkCount);
-    for (let i = 0; i < chunkCount; i++) this.order[i] = i;
-    for (let i = chunkCount - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      const swap = this.order[i]!;
-      this.order[i] = this.order[j]!;
-      this.order[j] = swap;
-    }
     if (chunkCount === 0) this.over = true;
   }
 
@@ -76,6 +75,7 @@ export class SuperSeed {
    * 4 x maxViews addresses, the stale ones go, and if none is stale a new address is not counted.
    */
   saw(client: string, now: number): void {
+    this.firstSeen ??= now;
     if (!this.lastSeen.has(client) && this.lastSeen.size >= 4 * this.options.maxViews) {
       for (const [key, at] of this.lastSeen) if (now - at > this.options.activeMs) this.lastSeen.delete(key);
       if (this.lastSeen.size >= 4 * this.options.maxViews) return;
@@ -90,7 +90,14 @@ export class SuperSeed {
     let view = this.views.get(client);
     if (view === undefined) {
       if (this.views.size >= this.options.maxViews) this.dropStaleViews(now);
-      if (this.views.size >= this.options.maxViews || this.activeClients(now) < this.options.minClients) return null;
+      // Downloaders that start together ask within moments of each other: the first is shown part too, or
+      // it would take from this sharer what the others are being shown.
+      const young = now - (this.firstSeen ?? now) < this.options.activeMs;
+      if (this.views.size >= this.options.maxViews || (!young && this.activeClients(now) < this.options.minClients)) {
+        this.wholeTold++;
+        return null;
+      }
+      this.viewsGiven++;
       view = { feed: new HaveFeed(this.chunkCount), outstanding: new Map(), lastSeen: now };
       this.views.set(client, view);
     }
@@ -107,6 +114,7 @@ export class SuperSeed {
     if (this.sentCount[index]!++ === 0 && ++this.sentOnce === this.chunkCount) {
       this.endedAt = now;
       this.finish();
+      this.onOver(this.summary());
       return;
     }
     if (this.shownTo.get(index)?.client === client) this.shownTo.delete(index);
@@ -138,7 +146,9 @@ export class SuperSeed {
       view.outstanding.delete(index);
       if (this.shownTo.get(index)?.client === client) this.shownTo.delete(index);
     }
-    while (view.outstanding.size < this.options.reveal) {
+    // A few chunks each when many download; more when few do, so that a lone downloader is not held back.
+    const reveal = Math.max(this.options.reveal, Math.ceil(this.options.revealInAll / Math.max(1, this.activeClients(now))));
+    while (view.outstanding.size < reveal) {
       const index = this.choose(view, now);
       if (index === null) return;
       view.outstanding.set(index, now);
@@ -148,13 +158,12 @@ export class SuperSeed {
   }
 
   /**
-   * The next chunk never sent, not shown to this client yet, and shown to nobody else within
-   * `outstandingMs`, in the random order.
+   * The lowest chunk never sent, not shown to this client yet, and shown to nobody else within
+   * `outstandingMs`.
    */
   private choose(view: View, now: number): number | null {
-    while (this.next < this.chunkCount && this.sentCount[this.order[this.next]!]! > 0) this.next++;
-    for (let position = this.next; position < this.chunkCount; position++) {
-      const index = this.order[position]!;
+    while (this.next < this.chunkCount && this.sentCount[this.next]! > 0) this.next++;
+    for (let index = this.next; index < this.chunkCount; index++) {
       if (this.sentCount[index]! > 0 || view.feed.have.has(index)) continue;
       const shown = this.shownTo.get(index);
       if (shown !== undefined && now - shown.at < this.options.outstandingMs) continue;
@@ -166,7 +175,7 @@ export class SuperSeed {
   /** For the log: chunks sent until every one had left once, and how long that took. */
   summary(): string {
     const seconds = this.startedAt === null || this.endedAt === null ? "" : ` in ${((this.endedAt - this.startedAt) / 1000).toFixed(1)} s`;
-    return `${this.sends} chunks sent for ${this.chunkCount}${seconds}`;
+    return `${this.sends} chunks sent for ${this.chunkCount}${seconds}, ${this.viewsGiven} clients shown part, ${this.wholeTold} answers of the whole file`;
   }
 
   /** Ends super-seeding now (another seed appeared): every client is told the file is complete. */

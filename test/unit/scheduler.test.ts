@@ -235,6 +235,19 @@ describe("Scheduler", () => {
       expect(s.usablePeers()).toEqual(["busy"]);
     });
 
+    it("keeps at most maxWindowInSwarm requests at each peer while some peer is incomplete", () => {
+      const s = new Scheduler(100, [], { ...options, initialWindow: 4, maxWindow: 4, maxWindowInSwarm: 2, randomFirst: 0 });
+      s.addPeer("seed");
+      expect(s.assign(0)).toHaveLength(4);
+      const t = new Scheduler(100, [], { ...options, initialWindow: 4, maxWindow: 4, maxWindowInSwarm: 2, randomFirst: 0 });
+      t.addPeer("seed");
+      t.addPeer("partial", false);
+      t.availability.setBitfield("partial", new Uint8Array(13).fill(0xff));
+      const assigned = t.assign(0);
+      expect(assigned.filter((a) => a.peer === "seed")).toHaveLength(2);
+      expect(assigned.filter((a) => a.peer === "partial")).toHaveLength(2);
+    });
+
     it("drops a peer that has refused every request for longer than maxRefusedMs", () => {
       const s = new Scheduler(10, [], { ...options, maxRefusedMs: 60_000 });
       s.addPeer("never");

@@ -1,16 +1,22 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SUPER_SEED, SuperSeed } from "../../peer/swarm/super-seed.js";
 
-const options = { ...DEFAULT_SUPER_SEED, reveal: 2, outstandingMs: 1000 };
+const options = { ...DEFAULT_SUPER_SEED, reveal: 2, revealInAll: 0, outstandingMs: 1000 };
 const shown = (seed: SuperSeed, client: string, now: number): number[] | null => {
   const view = seed.view(client, now);
   return view === null ? null : view.have.since(0, 1000).added;
 };
 
 describe("SuperSeed", () => {
-  it("shows the whole file while only one client downloads", () => {
+  it("shows part to the first clients as they come, and the whole file to a lone client after that", () => {
     const seed = new SuperSeed(10, options);
-    expect(seed.view("a", 0)).toBeNull();
+    expect(seed.view("a", 0)).not.toBeNull();
+    expect(seed.view("b", 20_000)).toBeNull();
+  });
+
+  it("shows a lone client more at once, and the lowest chunks first", () => {
+    const seed = new SuperSeed(100, { ...options, reveal: 2, revealInAll: 12 });
+    expect(shown(seed, "a", 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   });
 
   it("shows each client a few chunks nobody else is shown, and another each time it takes one", () => {
@@ -49,7 +55,7 @@ describe("SuperSeed", () => {
 
   it("sends each chunk about once when every client takes what it is shown", () => {
     const chunks = 200;
-    const seed = new SuperSeed(chunks, { ...DEFAULT_SUPER_SEED, reveal: 4 });
+    const seed = new SuperSeed(chunks, { ...DEFAULT_SUPER_SEED, reveal: 4, revealInAll: 0 });
     const clients = ["a", "b", "c", "d", "e", "f", "g", "h"];
     for (const c of clients) seed.saw(c, 0);
     const taken = new Map(clients.map((c) => [c, 0]));
