@@ -222,7 +222,9 @@ export class Run {
    * waits for peers at all, it fails, its progress kept.
    */
   private starved(): void {
-    if (Date.now() - this.lastProgress > this.noPeersBudgetMs) {
+    // A peer that refused for want of a slot is there and will serve in turn (one that refuses everything
+    // for 60 s is dropped): only the time since the last chunk or refusal counts.
+    if (Date.now() - Math.max(this.lastProgress, this.swarm.lastRefusal) > this.noPeersBudgetMs) {
       const missing = this.scheduler.canProgress() ? "" : " (no peer has the chunks still missing)";
       throw Errors.noPeers(
         `no peer sent a chunk of ${this.manifest.sha1} for ${Math.round(this.noPeersBudgetMs / 1000)} s${missing}`,

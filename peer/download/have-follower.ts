@@ -82,8 +82,10 @@ export class HaveFollower {
         const body = await this.connection(key).small(seq === null ? path : `${path}?since=${seq}`, FOLLOW_LIMITS, maxBytes);
         answer = JSON.parse(body.toString("utf8"));
       } catch (error) {
-        // A peer that no longer has the file (404) is not followed; others get a few tries.
-        if (this.closed || (error instanceof PeerFault && error.refusal?.status === 404) || ++failures >= MAX_FAILURES) return answered;
+        // A peer that no longer has the file (404), or answers what no peer of ours would (too much, not
+        // HTTP), is not followed; a network failure gets a few tries.
+        const hopeless = error instanceof PeerFault && (error.refusal?.status === 404 || error.kind === "protocol" || error.kind === "lie");
+        if (this.closed || hopeless || ++failures >= MAX_FAILURES) return answered;
         await pause(500 * failures, this.stopping.signal).catch(() => undefined);
         continue;
       }

@@ -27,6 +27,8 @@ export class SwarmLink {
   private readonly partial: PartialFile;
   private unserve: () => void = () => undefined;
   private readonly startedAt = Date.now();
+  /** When a peer last refused for want of an upload slot (0: never). */
+  lastRefusal = 0;
 
   constructor(
     manifest: Manifest,
@@ -85,6 +87,7 @@ export class SwarmLink {
       // Our peers say 1-10 s; a peer that says 0 (a loop) or hours (a hold on the download) is taken at 1 or 10.
       const seconds = Math.min(10, Math.max(1, refusal.retryAfterSec));
       const now = Date.now();
+      this.lastRefusal = now;
       this.scheduler.refused(peer, index, now + seconds * 1000, now);
       return true;
     }

@@ -134,10 +134,13 @@ export class UploadSlots {
     const interested = [...this.clients].filter(([, c]) => now - c.lastRequest <= 2 * this.options.rechokeMs);
     const score = (c: Client): number => c.credit + c.previousCredit;
     interested.sort(([, a], [, b]) => score(b) - score(a) || a.lastHeld - b.lastHeld);
-    const regular = new Set(interested.slice(0, Math.max(0, this.options.slots - 1)).map(([key]) => key));
+    // One slot of several is optimistic; a single slot is a regular one, dealt round at every rechoke.
+    const regularCount = this.options.slots >= 2 ? this.options.slots - 1 : this.options.slots;
+    const regular = new Set(interested.slice(0, regularCount).map(([key]) => key));
     // The optimistic slot: kept until its turn is over (if its holder still asks), then drawn afresh.
     let optimistic = [...this.clients].find(([key, c]) => c.optimistic && c.holding && !regular.has(key) && now - c.lastRequest <= this.options.idleMs)?.[0];
-    if (optimistic === undefined || now >= this.nextOptimistic) {
+    if (regularCount === this.options.slots) optimistic = undefined;
+    else if (optimistic === undefined || now >= this.nextOptimistic) {
       // Drawn among those without a regular slot, the one whose turn ends left out (unless it is alone).
       const all = interested.filter(([key]) => !regular.has(key)).map(([key]) => key);
       const rest = all.length > 1 ? all.filter((key) => key !== optimistic) : all;

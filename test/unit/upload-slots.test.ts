@@ -99,4 +99,14 @@ describe("UploadSlots", () => {
     expect(status.holders.map((h) => h.client)).toContain("holder");
     expect(status.waiting).toBeLessThanOrEqual(MAX_CLIENTS);
   });
+
+  it("with a single slot, deals it round at every rechoke", () => {
+    const slots = new UploadSlots({ ...options, slots: 1 }, 0, () => 0);
+    const holders = new Set<string>();
+    for (let t = 0; t < 40_000; t += 500) {
+      for (const c of ["a", "b", "c"]) ask(slots, c, t);
+      holders.add(slots.status().holders[0]?.client ?? "");
+    }
+    expect([...holders].sort()).toEqual(["a", "b", "c"]);
+  });
 });
