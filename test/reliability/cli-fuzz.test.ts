@@ -32,8 +32,9 @@ const word = fc.oneof(
   fc.string({ maxLength: 30 }),
   fc.stringMatching(/^[0-9a-fA-F]{38,42}$/),
   fc.constantFrom("-o", "--output", "--force", "--no-seed", "--json", "--bind", "--port", "--host", "--tracker", "--data-dir", "-h", "--help", "--", "-", "..", "/", "/dev/null", "0", "-1", "99999"),
+  fc.constantFrom("--peer", "--upload", "--download", "127.0.0.1:9", "[::1]:9", "256.1.1.1:5", "2M", "1.5k", "unlimited", "2MB", "-3k"),
 );
-const command = fc.constantFrom("share", "register", "download", "ls", "status", "unshare", "help", "bogus", "", "--version");
+const command = fc.constantFrom("share", "register", "download", "ls", "status", "unshare", "limits", "help", "bogus", "", "--version");
 const argv = fc.tuple(command, fc.array(word, { maxLength: 6 })).map(([name, rest]) => [name, ...rest].filter((w, i) => i > 0 || w !== ""));
 
 /** Words for the serving commands: their options, good and bad values, and noise. */
@@ -41,6 +42,7 @@ const serveWord = fc.oneof(
   // Paths stay inside the test's folder: a leading "/" becomes "./".
   fc.string({ maxLength: 12 }).map((w) => (w.startsWith("/") ? `.${w}` : w)),
   fc.constantFrom("--host", "--port", "--announce-host", "--persist-to", "--var", "--tracker", "--json", "-h", "--", "-"),
+  fc.constantFrom("--max-upload-rate", "--max-download-rate", "--upload-slots", "2M", "0", "unlimited", "1.5x"),
   fc.constantFrom("0.0.0.0", "127.0.0.1", "::1", "::", "localhost", "example.invalid", "127.0.0.300", "0", "1", "65535", "65536", "-1", "8787x", "ANNOUNCE_INTERVAL_SECONDS=10", "X=", "=", ".", "state"),
 );
 const serveCommand = fc.constantFrom("daemon", "daemon", "daemon", "daemon", "daemon", "daemon", "tracker", "up");

@@ -87,6 +87,7 @@ const peerRequest = fc.record({
     fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("chunks"), segment),
     fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("manifest")),
     fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("have")),
+    fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1")), fc.constant("peers")),
     fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1"))),
     fc.array(segment, { maxLength: 5 }),
   ),
