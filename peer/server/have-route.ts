@@ -14,7 +14,7 @@ export const HOLD_MS = 10_000;
 const MAX_ADDED = 4096;
 
 /** What `/have` shows: the whole file, or a feed (a download in progress, or a super-seeding sharer's view for this client). */
-export type HaveTarget = { complete: true; chunks: number } | { complete: false; feed: HaveFeed };
+export type HaveTarget = { complete: true; chunks: number } | { complete: false; feed: HaveFeed; holdMs?: number };
 
 export async function sendHave(req: IncomingMessage, res: ServerResponse, target: HaveTarget, again: () => HaveTarget | undefined): Promise<void> {
   const since = sinceOf(req.url ?? "");
@@ -32,7 +32,7 @@ export async function sendHave(req: IncomingMessage, res: ServerResponse, target
   const from = since > feed.have.seq ? 0 : since;
   const gone = new AbortController();
   res.once("close", () => gone.abort());
-  await feed.waitBeyond(from, HOLD_MS, gone.signal);
+  await feed.waitBeyond(from, target.holdMs ?? HOLD_MS, gone.signal);
   if (gone.signal.aborted) return;
   if (feed.closed) {
     // The download ended meanwhile (finished and shared, or stopped), or super-seeding did.

@@ -100,7 +100,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
       if (p !== undefined) return p.closed ? undefined : { complete: false, feed: p.feed };
       if (s === undefined) return undefined;
       const view = options.superSeed?.(s)?.view(client, Date.now()) ?? null;
-      return view === null ? { complete: true, chunks: s.manifest.chunks.length } : { complete: false, feed: view };
+      // A super-seeding view also changes as time passes (a chunk shown to someone who never asked for it
+      // goes to another): its follower asks again every few seconds rather than every ten.
+      return view === null ? { complete: true, chunks: s.manifest.chunks.length } : { complete: false, feed: view, holdMs: SUPER_SEED_HOLD_MS };
     };
     await sendHave(req, res, target(share, partial) ?? { complete: true, chunks: manifest.chunks.length }, () => target(options.lookup(sha1), undefined));
     return;
@@ -143,6 +145,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     if (index !== null) {
       const length = chunkLength(manifest, index);
       const start = index * manifest.chunkSize;
+      seeding?.requested(client, index);
       const sentChunk = (bytes: number): void => {
         sent(bytes);
         seeding?.sent(client, index, Date.now());
@@ -178,6 +181,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
 /** Chunk buffers given back by finished answers, reused so that serving chunks makes no garbage. */
 const spare: Buffer[] = [];
 const MAX_SPARE = 8;
+
+/** How long a follow of a super-seeding view is held: a view changes as its shown chunks expire unasked. */
+const SUPER_SEED_HOLD_MS = 3000;
 
 function notShared(sha1: string): HttpError {
   return new HttpError(404, "not_shared", `${sha1} is not shared here`);

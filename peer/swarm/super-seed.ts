@@ -14,8 +14,10 @@ export interface SuperSeedOptions {
   /** Chunks shown to a client and not yet taken by it: at least `reveal`, and `revealInAll` split among the clients. */
   reveal: number;
   revealInAll: number;
-  /** A chunk shown to one client and not taken within this long may be shown to another. */
+  /** A chunk shown to one client and not taken within this long may be shown to another... */
   outstandingMs: number;
+  /** ...and one it has not even asked for within this long (it holds no upload slot here, say). */
+  unrequestedMs: number;
   /** Super-seeding starts only with this many clients asking within `activeMs`. */
   minClients: number;
   activeMs: number;
@@ -23,7 +25,7 @@ export interface SuperSeedOptions {
   maxViews: number;
 }
 
-export const DEFAULT_SUPER_SEED: SuperSeedOptions = { reveal: 3, revealInAll: 12, outstandingMs: 30_000, minClients: 2, activeMs: 10_000, maxViews: 64 };
+export const DEFAULT_SUPER_SEED: SuperSeedOptions = { reveal: 3, revealInAll: 12, outstandingMs: 30_000, unrequestedMs: 10_000, minClients: 2, activeMs: 10_000, maxViews: 64 };
 
 interface View {
   feed: HaveFeed;
@@ -37,8 +39,8 @@ export class SuperSeed {
   private readonly sentCount: Uint32Array;
   private sentOnce = 0;
   private readonly views = new Map<string, View>();
-  /** For each chunk shown and not yet taken: to whom, and when. */
-  private readonly shownTo = new Map<number, { client: string; at: number }>();
+  /** For each chunk shown and not yet taken: to whom, when, and whether it has asked for it since. */
+  private readonly shownTo = new Map<number, { client: string; at: number; requested: boolean }>();
   private readonly lastSeen = new Map<string, number>();
   /**
    * The first chunk that may not have been sent yet: chunks are shown in ascending order (each to one
@@ -106,6 +108,12 @@ export class SuperSeed {
     return view.feed;
   }
 
+  /** `client` asked for a chunk (and holds an upload slot): one it was shown stays its own while it comes. */
+  requested(client: string, index: number): void {
+    const shown = this.shownTo.get(index);
+    if (shown?.client === client) shown.requested = true;
+  }
+
   /** A chunk was sent to `client`: counted, and the client is shown another. */
   sent(client: string, index: number, now: number): void {
     if (index < 0 || index >= this.chunkCount || this.over) return;
@@ -141,10 +149,11 @@ export class SuperSeed {
   }
 
   private topUp(view: View, client: string, now: number): void {
-    for (const [index, shownAt] of view.outstanding) {
-      if (now - shownAt < this.options.outstandingMs) continue;
+    for (const index of view.outstanding.keys()) {
+      const shown = this.shownTo.get(index);
+      if (shown?.client === client && !this.expired(shown, now)) continue;
       view.outstanding.delete(index);
-      if (this.shownTo.get(index)?.client === client) this.shownTo.delete(index);
+      if (shown?.client === client) this.shownTo.delete(index);
     }
     // A few chunks each when many download; more when few do, so that a lone downloader is not held back.
     const reveal = Math.max(this.options.reveal, Math.ceil(this.options.revealInAll / Math.max(1, this.activeClients(now))));
@@ -152,24 +161,28 @@ export class SuperSeed {
       const index = this.choose(view, now);
       if (index === null) return;
       view.outstanding.set(index, now);
-      this.shownTo.set(index, { client, at: now });
+      this.shownTo.set(index, { client, at: now, requested: false });
       view.feed.add(index);
     }
   }
 
   /**
-   * The lowest chunk never sent, not shown to this client yet, and shown to nobody else within
-   * `outstandingMs`.
+   * The lowest chunk never sent, not shown to this client yet, and not held by another's showing (shown
+   * within `outstandingMs` and asked for, or within `unrequestedMs`).
    */
   private choose(view: View, now: number): number | null {
     while (this.next < this.chunkCount && this.sentCount[this.next]! > 0) this.next++;
     for (let index = this.next; index < this.chunkCount; index++) {
       if (this.sentCount[index]! > 0 || view.feed.have.has(index)) continue;
       const shown = this.shownTo.get(index);
-      if (shown !== undefined && now - shown.at < this.options.outstandingMs) continue;
+      if (shown !== undefined && !this.expired(shown, now)) continue;
       return index;
     }
     return null;
+  }
+
+  private expired(shown: { at: number; requested: boolean }, now: number): boolean {
+    return now - shown.at >= (shown.requested ? this.options.outstandingMs : this.options.unrequestedMs);
   }
 
   /** For the log: chunks sent until every one had left once, and how long that took. */

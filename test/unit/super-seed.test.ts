@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_SUPER_SEED, SuperSeed } from "../../peer/swarm/super-seed.js";
 
-const options = { ...DEFAULT_SUPER_SEED, reveal: 2, revealInAll: 0, outstandingMs: 1000 };
+const options = { ...DEFAULT_SUPER_SEED, reveal: 2, revealInAll: 0, outstandingMs: 5000, unrequestedMs: 1000 };
 const shown = (seed: SuperSeed, client: string, now: number): number[] | null => {
   const view = seed.view(client, now);
   return view === null ? null : view.have.since(0, 1000).added;
@@ -33,14 +33,17 @@ describe("SuperSeed", () => {
     expect([...a, ...b]).not.toContain(more[2]);
   });
 
-  it("shows nothing twice until a chunk shown and not taken in time may go to another", () => {
+  it("shows nothing twice until a chunk shown and not asked for in time may go to another", () => {
     const seed = new SuperSeed(4, options);
     seed.saw("b", 0);
     const a = shown(seed, "a", 0)!;
     const b = shown(seed, "b", 0)!;
     expect(shown(seed, "c", 0)).toEqual([]);
-    expect(shown(seed, "c", 1500)).toHaveLength(2);
+    // a asks for what it was shown (it holds a slot); b does not (it is refused one).
+    for (const index of a) seed.requested("a", index);
+    expect(shown(seed, "c", 1500)).toEqual(b);
     expect(new Set([...a, ...b]).size).toBe(4);
+    expect(shown(seed, "d", 5500)).toEqual(a);
   });
 
   it("ends once every chunk has been sent, and tells the followers", () => {
