@@ -17,6 +17,7 @@ import { announceAs, manifestFrom, startSwarm, type Swarm } from "../helpers/swa
  */
 
 const MiB = 1024 * 1024;
+const SIZE = 128 * MiB;
 type Behaviour = (socket: Socket, index: number) => void;
 
 const head = (length: number | null): string =>
@@ -30,7 +31,10 @@ let otherFile: Buffer;
 const servers: Server[] = [];
 const timers = new Set<NodeJS.Timeout>();
 
-/** A peer that answers its manifest route with `manifest` and every chunk request with `behaviour`. */
+/**
+ * A peer that answers its manifest route with `manifest`, its `/have` as a complete peer would (so that
+ * downloaders ask it for chunks), and every other request with `behaviour`.
+ */
 async function liar(host: string, behaviour: Behaviour, manifest: Buffer = honestManifest): Promise<void> {
   const server = createServer((socket) => {
     socket.on("error", () => undefined);
@@ -42,7 +46,10 @@ async function liar(host: string, behaviour: Behaviour, manifest: Buffer = hones
         pending = pending.slice(pending.indexOf("\r\n\r\n") + 4);
         const path = request.split(" ")[1] ?? "";
         if (path.endsWith("/manifest")) socket.write(Buffer.concat([Buffer.from(head(manifest.length)), manifest]));
-        else behaviour(socket, Number(path.split("/").pop()));
+        else if (path.includes("/have")) {
+          const have = Buffer.from(JSON.stringify({ complete: true, chunks: Math.ceil(SIZE / MiB) }));
+          socket.write(Buffer.concat([Buffer.from(head(have.length)), have]));
+        } else behaviour(socket, Number(path.split("/").pop()));
       }
     });
   });
@@ -76,8 +83,8 @@ beforeAll(async () => {
   swarm = await startSwarm("127.0.20");
   source = join(swarm.root, "target.bin");
   // Large enough that every liar is asked for chunks before the honest daemons are done.
-  sha1 = await randomFile(source, 128 * MiB);
-  otherFile = randomBytes(128 * MiB);
+  sha1 = await randomFile(source, SIZE);
+  otherFile = randomBytes(SIZE);
   // Only two honest daemons: the third is stopped, so that the liars are half the swarm or more.
   await swarm.daemons[2]!.stop("SIGKILL");
   for (const daemon of swarm.daemons.slice(0, 2)) {
