@@ -2,6 +2,7 @@ import { mkdir, open, readFile, unlink, type FileHandle } from "node:fs/promises
 import { join } from "node:path";
 import { manifestId, type Manifest } from "../manifest/manifest.js";
 import { readJsonFile, writeFileAtomic } from "./atomic-file.js";
+import { bitfieldBytes, hasBit, setBit } from "./bitfield.js";
 
 /**
  * A download's progress, in <data-dir>/downloads/: `<sha1>.manifest`, the verified manifest, written once;
@@ -113,14 +114,14 @@ export class DownloadJournal {
 }
 
 export function encodeBitfield(count: number, isSet: (index: number) => boolean): string {
-  const bytes = Buffer.alloc(Math.ceil(count / 8));
-  for (let i = 0; i < count; i++) if (isSet(i)) bytes[i >> 3]! |= 0x80 >> (i & 7);
-  return bytes.toString("base64");
+  const bytes = bitfieldBytes(count);
+  for (let i = 0; i < count; i++) if (isSet(i)) setBit(bytes, i);
+  return Buffer.from(bytes).toString("base64");
 }
 
 export function decodeBitfield(encoded: string, count: number): number[] {
   const bytes = Buffer.from(encoded, "base64");
   const out: number[] = [];
-  for (let i = 0; i < count; i++) if (((bytes[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0) out.push(i);
+  for (let i = 0; i < count; i++) if (hasBit(bytes, i)) out.push(i);
   return out;
 }

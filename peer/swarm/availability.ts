@@ -1,3 +1,5 @@
+import { hasBit } from "../state/bitfield.js";
+
 /**
  * Which peer has which chunk, and how many peers have each: the input of rarest-first (scheduler.ts).
  * Plain values, no I/O. A complete peer is one flag, not a bitfield, so a download from seeds alone costs
@@ -25,7 +27,7 @@ export class Availability {
     this.forget(peer);
     const have = new Uint8Array(this.chunkCount);
     for (let i = 0; i < this.chunkCount; i++) {
-      if (((bits[i >> 3] ?? 0) & (0x80 >> (i & 7))) !== 0) {
+      if (hasBit(bits, i)) {
         have[i] = 1;
         this.partialCounts[i]!++;
       }

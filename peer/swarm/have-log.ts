@@ -1,3 +1,5 @@
+import { bitfieldBytes, hasBit, setBit } from "../state/bitfield.js";
+
 /**
  * The chunks a download in progress has verified, for the peers that follow it (`/have`): a bitfield and
  * the order in which chunks arrived, so that a follower at position `seq` is told exactly what came since.
@@ -11,20 +13,20 @@ export class HaveLog {
     readonly chunkCount: number,
     verified: Iterable<number> = [],
   ) {
-    this.bits = new Uint8Array(Math.ceil(chunkCount / 8));
+    this.bits = bitfieldBytes(chunkCount);
     for (const index of verified) this.add(index);
   }
 
   /** Records a verified chunk; false if it was already there (or is out of range). */
   add(index: number): boolean {
     if (!Number.isInteger(index) || index < 0 || index >= this.chunkCount || this.has(index)) return false;
-    this.bits[index >> 3]! |= 0x80 >> (index & 7);
+    setBit(this.bits, index);
     this.order.push(index);
     return true;
   }
 
   has(index: number): boolean {
-    return index >= 0 && index < this.chunkCount && (this.bits[index >> 3]! & (0x80 >> (index & 7))) !== 0;
+    return index >= 0 && index < this.chunkCount && hasBit(this.bits, index);
   }
 
   /** How many chunks have arrived: the position a follower continues from. */
