@@ -3,6 +3,11 @@ import { defineConfig } from "vitest/config";
 
 // Two kinds of test: pure units and end-to-end runs in Node (real wrangler dev, real daemons, real files),
 // and Durable Object tests inside workerd itself.
+// No test reaches beyond this machine: the DHT (whose default bootstrap nodes are public hosts) and LAN
+// multicast are off in every daemon and CLI a test starts, unless the test turns them on with local nodes or
+// inside network namespaces it made.
+const offline = { P2P_DHT: "off", P2P_LAN_DISCOVERY: "off" };
+
 export default defineConfig({
   test: {
     projects: [
@@ -12,6 +17,7 @@ export default defineConfig({
           include: ["test/unit/**/*.test.ts", "test/e2e/**/*.test.ts"],
           exclude: ["test/e2e/setup-build.ts"],
           environment: "node",
+          env: offline,
           globalSetup: ["test/e2e/setup-build.ts", "test/helpers/leftover-check.ts"],
           testTimeout: 60_000,
           hookTimeout: 90_000,
@@ -22,6 +28,7 @@ export default defineConfig({
           name: "reliability",
           include: ["test/reliability/**/*.test.ts"],
           environment: "node",
+          env: offline,
           globalSetup: ["test/e2e/setup-build.ts", "test/reliability/report-setup.ts", "test/helpers/leftover-check.ts"],
           // One file at a time: the load and fault cases measure time and memory on two cores.
           fileParallelism: false,

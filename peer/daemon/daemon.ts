@@ -21,6 +21,10 @@ import { makeShare } from "./make-share.js";
 import { TransferLimits } from "../net/transfer-limits.js";
 import { ExchangeLedger } from "../swarm/exchange-ledger.js";
 import { ledgerHooks } from "../server/exchange-route.js";
+import { NO_DISCOVERY, type DiscoverySettings } from "../discovery/discovery.js";
+import { closeDiscoveries, startDiscoveries } from "../discovery/start-discoveries.js";
+import { sourceKind } from "../sources/candidate-table.js";
+import { Publishing } from "./publishing.js";
 
 /**
  * The peer daemon: serves what this user shares on the public port, keeps every tracker told, runs downloads
@@ -40,6 +44,8 @@ export interface DaemonOptions {
   /** Bytes per second sent by the public port, and read by downloads; 0 or absent: no limit. */
   maxUploadRate?: number;
   maxDownloadRate?: number;
+  /** The DHT and LAN discovery; both off when absent (the CLI turns them on by default). */
+  discovery?: DiscoverySettings;
   log?: (line: string) => void;
 }
 
@@ -159,12 +165,31 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ? Errors.daemonRunning(`port ${options.port} on ${options.host} is in use`, "stop what uses it, or pass --port")
       : error;
   });
-  const announcer = new Announcers(
-    trackers.map((tracker) => {
-      const stopTracker = new TrackerClient(tracker.baseUrl, localAddress, STOPPED_ANNOUNCE_LIMIT_MS);
-      return new Announcer(tracker, stopTracker, identity, publicPort, options.announceHost, shareIsIntact, log);
-    }),
+  const discoveries = await startDiscoveries(options.discovery ?? NO_DISCOVERY, {
+    host: options.host,
+    publicPort,
+    dataDir: options.dataDir,
+    log,
+    ...(options.announceHost === undefined ? {} : { announceHost: options.announceHost }),
+  }).catch((error: unknown) => {
+    publicServer.close();
+    throw error;
+  });
+  const announcer = new Publishing(
+    new Announcers(
+      trackers.map((tracker) => {
+        const stopTracker = new TrackerClient(tracker.baseUrl, localAddress, STOPPED_ANNOUNCE_LIMIT_MS);
+        return new Announcer(tracker, stopTracker, identity, publicPort, options.announceHost, shareIsIntact, log);
+      }),
+    ),
+    discoveries,
   );
+  /** How many peers each source named to this daemon's downloads: per tracker, and per other kind. */
+  const peersFrom = new Map<string, number>();
+  const countPeers = (source: string, peers: number): void => {
+    const name = source.startsWith("tracker:") ? source : sourceKind(source);
+    peersFrom.set(name, (peersFrom.get(name) ?? 0) + peers);
+  };
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
   /**
    * The download of each file running now: its progress (null before the first), the signal of the request
@@ -215,6 +240,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         registry,
         dataDir: options.dataDir,
         trackers,
+        sources: discoveries.map((discovery) => discovery.source),
+        onSourcePeers: countPeers,
         exclude: self,
         connections: { limiter: limits.download, statedPort: publicPort, onRead: (bytes) => (downloadedBytes += bytes) },
         onPeerChunk: (peer, bytes) => {
@@ -278,7 +305,11 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     status: () => ({
       pid: process.pid,
       dataDir: options.dataDir,
-      trackers: announcer.status(),
+      trackers: announcer.trackerStatus().map((health) => ({ ...health, peersGiven: peersFrom.get(`tracker:${health.url}`) ?? 0 })),
+      sources: [
+        ...announcer.discoveryStatus().map((status) => ({ ...status, peersGiven: peersFrom.get(status.name) ?? 0 })),
+        ...[...peersFrom].filter(([name]) => !name.startsWith("tracker:") && !discoveries.some((d) => d.name === name)).map(([name, peersGiven]) => ({ name, ok: true, detail: "", peersGiven })),
+      ],
       public: { host: options.host, port: publicPort },
       shares: registry.list().length,
       uploadedBytes,
@@ -341,7 +372,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await new Promise((resolve) => setImmediate(resolve));
       control.closeAllConnections();
       const added = registry.list().filter((share) => !told.some((t) => t.sha1 === share.sha1));
-      await Promise.all([telling, announcer.stopAll(added)]);
+      await Promise.all([telling, announcer.stopAll(added), closeDiscoveries(discoveries)]);
       // An announce sent just before the stop (a download that had just started) that lands after it is
       // followed by its own `stopped`, which must go out before the process exits.
       await settled(new Set([announcer.idle()]), STOPPED_ANNOUNCE_LIMIT_MS);

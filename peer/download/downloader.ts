@@ -6,7 +6,7 @@ import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/mani
 import { decodeBitfield, DownloadJournal, loadDownload, readJournal } from "../state/download-state.js";
 import type { Share, ShareRegistry } from "../state/share-registry.js";
 import { FileChunkStore } from "../storage/chunk-store.js";
-import { PeerFinder } from "../sources/peer-finder.js";
+import { PeerFinder, type PeerSource } from "../sources/peer-finder.js";
 import { recordedManifestId, TrackerPeerSource } from "../sources/tracker-source.js";
 import type { PeerEndpoint } from "../sources/peer-address.js";
 import { userSources } from "../sources/user-source.js";
@@ -40,6 +40,10 @@ export interface DownloadOptions {
   exclude?: ReadonlySet<string>;
   /** Peers the user named (`--peer`): a source beside the trackers, enough alone when no tracker knows the file. */
   peers?: readonly PeerEndpoint[];
+  /** More sources beside the trackers and the user's: a share link's peers, the DHT, the LAN. */
+  sources?: readonly PeerSource[];
+  /** Told how many peers each source named for the first time (a daemon's `p2p status` counts). */
+  onSourcePeers?: (source: string, peers: number) => void;
   /** A daemon's: its download limit, and its public port, stated to peers as `P2P-Port`. */
   connections?: ChunkSocketOptions;
   /**
@@ -122,7 +126,8 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   const inPlace = record === null ? null : await finishInPlace(dataDir, record, options.output, options.seed, options.registry);
   if (record !== null && inPlace !== null) return settledEarlier(record.manifest, inPlace);
   const signal = options.signal;
-  const finder = new PeerFinder([...trackers.map((client) => new TrackerPeerSource(client)), ...userSources(options.peers)], options.exclude ?? new Set());
+  const sources = [...trackers.map((client) => new TrackerPeerSource(client)), ...userSources(options.peers), ...(options.sources ?? [])];
+  const finder = new PeerFinder(sources, options.exclude ?? new Set(), undefined, Date.now, options.onSourcePeers);
   const pool = new PeerPool(sha1, finder, options.localAddress, options.connections);
   // Ends the manifest-id look-ups still on their way when the download ends: a slow tracker holds nothing up.
   const lookups = new AbortController();

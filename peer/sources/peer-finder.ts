@@ -41,6 +41,8 @@ export class PeerFinder {
     private readonly exclude: ReadonlySet<string> = new Set(),
     table?: CandidateTable,
     private readonly now: () => number = Date.now,
+    /** Told how many peers a source named for the first time in this look-up (`p2p status`'s counts). */
+    private readonly onNamed?: (source: string, peers: number) => void,
   ) {
     this.table = table ?? new CandidateTable();
   }
@@ -80,7 +82,10 @@ export class PeerFinder {
    */
   merge(source: string, peers: readonly FoundPeer[]): Candidate[] {
     const wanted = peers.filter((peer) => !this.exclude.has(hostPort(peer.host, peer.port)));
-    return this.table.merge(source, wanted, this.now());
+    const fresh = wanted.filter((peer) => this.table.get(hostPort(peer.host, peer.port))?.sources.includes(source) !== true).length;
+    const candidates = this.table.merge(source, wanted, this.now());
+    if (fresh > 0) this.onNamed?.(source, fresh);
+    return candidates;
   }
 
   /** Resolves once every look-up on its way has answered or failed (at once if none is). */

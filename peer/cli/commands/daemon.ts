@@ -5,8 +5,10 @@ import { globals } from "../context.js";
 import { checkListenAddress } from "../local-addresses.js";
 import { parseIp, parseListenHost, parsePort, parsePositiveInt, parseRateOption } from "../options.js";
 import { exitWithin, untilStopped } from "../stop.js";
+import { addDiscoveryOptions, discoverySettings, type DiscoveryFlags } from "../discovery-options.js";
+import type { DiscoverySettings } from "../../discovery/discovery.js";
 
-export interface ServeOptions {
+export interface ServeOptions extends DiscoveryFlags {
   host: string;
   port: number;
   announceHost?: string;
@@ -18,12 +20,21 @@ export interface ServeOptions {
 const RATE_HELP = "bytes per second: 500k, 2M, 1.5M (k = 1024, M = 1024²), 1048576, or 0 / unlimited; change it while running with `p2p limits`";
 
 /** The daemon options that come from serve options as given (the limits only when set). */
-export function daemonSettings(options: ServeOptions): { host: string; port: number; uploadSlots: number; announceHost?: string; maxUploadRate?: number; maxDownloadRate?: number } {
+export function daemonSettings(options: ServeOptions): {
+  host: string;
+  port: number;
+  uploadSlots: number;
+  discovery: DiscoverySettings;
+  announceHost?: string;
+  maxUploadRate?: number;
+  maxDownloadRate?: number;
+} {
   const { host, port, uploadSlots, announceHost, maxUploadRate, maxDownloadRate } = options;
   return {
     host,
     port,
     uploadSlots,
+    discovery: discoverySettings(options),
     ...(announceHost === undefined ? {} : { announceHost }),
     ...(maxUploadRate === undefined ? {} : { maxUploadRate }),
     ...(maxDownloadRate === undefined ? {} : { maxDownloadRate }),
@@ -31,7 +42,7 @@ export function daemonSettings(options: ServeOptions): { host: string; port: num
 }
 
 export function addServeOptions(command: Command): Command {
-  return command
+  return addDiscoveryOptions(command)
     .option("--host <address>", "address the public port listens on (env P2P_HOST)", parseListenHost, process.env["P2P_HOST"] ?? "0.0.0.0")
     .option("--port <port>", "public port for chunks (env P2P_PORT)", parsePort, Number(process.env["P2P_PORT"] ?? DEFAULT_PEER_PORT))
     .option("--announce-host <address>", "address to give the tracker where it must differ from the connection's (LAN, tests)", parseIp)

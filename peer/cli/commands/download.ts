@@ -12,8 +12,10 @@ import { ProgressBar } from "../progress.js";
 import { hostPort } from "../../../common/ip.js";
 import type { PeerEndpoint } from "../../sources/peer-address.js";
 import { collectPeer } from "../options.js";
+import { addDiscoveryOptions, discoverySettings, type DiscoveryFlags } from "../discovery-options.js";
+import { closeDiscoveries, startDiscoveries } from "../../discovery/start-discoveries.js";
 
-interface DownloadFlags {
+interface DownloadFlags extends DiscoveryFlags {
   output?: string;
   force?: boolean;
   seed: boolean;
@@ -22,8 +24,7 @@ interface DownloadFlags {
 }
 
 export function registerDownload(program: Command): void {
-  program
-    .command("download")
+  addDiscoveryOptions(program.command("download"))
     .argument("<sha1>", "the file's SHA-1, as `p2p share` printed it")
     .description("download a file by its SHA-1 from every peer that has it; prints the path")
     .option("-o, --output <path>", "file to write, or an existing folder to write into (default: the current folder)")
@@ -51,6 +52,14 @@ export function registerDownload(program: Command): void {
           // Ctrl-C closes the control connection, and the daemon cancels its download when it closes.
           result = await controlDownload<DownloadReply>(dataDir, body, (event) => onProgress(event as DownloadProgress), interrupt.signal);
         } else {
+          // Without a daemon, the DHT and the LAN are asked too, for look-ups only: nothing is served.
+          const settings = discoverySettings(flags);
+          const discoveries = await startDiscoveries(settings, {
+            host: flags.bind ?? "0.0.0.0",
+            publicPort: null,
+            dataDir,
+            log: (line) => process.stderr.write(`p2p: ${line}\n`),
+          });
           const done = await download({
             sha1,
             output,
@@ -60,9 +69,10 @@ export function registerDownload(program: Command): void {
             trackers: trackers.map((url) => new TrackerClient(url, flags.bind)),
             ...(flags.bind === undefined ? {} : { localAddress: flags.bind }),
             ...(flags.peer === undefined ? {} : { peers: flags.peer }),
+            sources: discoveries.map((discovery) => discovery.source),
             onProgress,
             signal: interrupt.signal,
-          });
+          }).finally(() => closeDiscoveries(discoveries));
           result = downloadReply(done, false);
         }
         // Done: a Ctrl-C from here on (as the result is printed) is ignored, not the download's end.
