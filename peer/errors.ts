@@ -73,6 +73,8 @@ export const Errors = {
   invalidRate: err("INVALID_RATE", "usage"),
   /** A `--peer` that is not IP:port (`[v6]:port`). */
   invalidPeer: err("INVALID_PEER", "usage"),
+  /** A share link (magnet:?xt=urn:sha1:...) that is malformed or names what it may not. */
+  invalidLink: err("INVALID_LINK", "usage"),
   fileNotFound: err("FILE_NOT_FOUND", "not_found"),
   notAFile: err("NOT_A_FILE", "usage"),
   unreadable: err("FILE_UNREADABLE", "io"),

@@ -42,7 +42,7 @@ export async function checkListenAddress(host: string, flag: string): Promise<vo
   });
   if (refused !== "EADDRNOTAVAIL") return;
   const addresses = ["127.0.0.1", ...outwardAddresses(false)].join(", ");
-  throw Errors.usage(`${flag} ${host} is not an address of this machine`, `pass one of its addresses (${addresses}), or 0.0.0.0 for all of them`);
+  throw Errors.usage(`${flag} ${host} is not an address of this machine`, `pass as ${flag} one of its addresses (${addresses}), or 0.0.0.0 for all of them`);
 }
 
 /**

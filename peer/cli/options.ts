@@ -4,6 +4,7 @@ import { TRACKER_VARS } from "../../common/constants.js";
 import { P2PError } from "../errors.js";
 import { parseRate } from "../net/rate.js";
 import { parsePeerAddress, PEER_HINT, type PeerEndpoint } from "../sources/peer-address.js";
+import { trackerUrlOrNull } from "../tracker-client/tracker-url.js";
 
 /** Parsers for commander options: bad values become commander's usage errors (exit 2 via main.ts). */
 
@@ -27,22 +28,6 @@ export function parseListenHost(raw: string): string {
   throw new InvalidArgumentError("an IP address such as 0.0.0.0, 127.0.0.1 or ::");
 }
 
-/**
- * A tracker's base URL: http or https, a host, a valid port, no path beyond "/" (requests go to /v1/...
- * on the host). Returns null for anything else, so that the caller can say which setting was wrong.
- */
-export function trackerUrlOrNull(raw: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(raw);
-  } catch {
-    return null;
-  }
-  if ((url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") return null;
-  if (url.pathname !== "/" || url.search !== "" || url.hash !== "" || url.username !== "" || url.password !== "") return null;
-  return url.origin;
-}
-
 /** An address of this machine to give the tracker and to send from: an IP literal. */
 export function parseIp(raw: string): string {
   if (isIP(raw) !== 0) return raw;
@@ -62,6 +47,13 @@ export function parseTrackerVar(raw: string, previous: Record<string, string> = 
 export function parsePositiveInt(raw: string): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError("must be a whole number of 1 or more");
+  return value;
+}
+
+/** A duration in whole or fractional seconds, 0-3600 (`--wait 30`). */
+export function parseSeconds(raw: string): number {
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value) || value < 0 || value > 3600) throw new InvalidArgumentError("a number of seconds, 0-3600");
   return value;
 }
 

@@ -7,6 +7,7 @@ import { EXIT_CODES } from "../errors.js";
 import { registerDaemon } from "./commands/daemon.js";
 import { registerDownload } from "./commands/download.js";
 import { registerLimits } from "./commands/limits.js";
+import { registerLink } from "./commands/link.js";
 import { registerManage } from "./commands/manage.js";
 import { registerShare } from "./commands/share.js";
 import { registerTracker } from "./commands/tracker.js";
@@ -32,6 +33,7 @@ export function buildProgram(stop?: AbortSignal): Command {
     .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `p2p: ${text}` : text) });
   registerShare(program, stop);
   registerDownload(program);
+  registerLink(program);
   registerManage(program);
   registerLimits(program);
   registerDaemon(program, stop);

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { normalizeSha1 } from "../../common/ids.js";
 import { Errors, P2PError } from "../errors.js";
 import { peerListFromJson, type PeerEndpoint } from "../sources/peer-address.js";
+import { parseShareLink, type ShareLink } from "../links/share-link.js";
 import { HttpError, sendError, sendJson } from "../server/http-reply.js";
 
 /**
@@ -29,6 +30,28 @@ export interface DownloadBody {
   seed: boolean;
   /** Peers the user named (`--peer`). */
   peers?: PeerEndpoint[];
+  /** The share link the download was asked by (its trackers, peers and manifest id are used). */
+  link?: ShareLink;
+  /** How long the start waits for a first peer (`--wait`), in milliseconds. */
+  waitMs?: number;
+}
+
+/** The longest `wait` a download request may ask for: an hour. */
+const MAX_WAIT_SECONDS = 3600;
+
+/** A request's `link` and `sha1`: the link, when given, is parsed here (one parser for the CLI and the daemon). */
+function linkOf(raw: unknown, sha1: string): ShareLink | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "string") throw Errors.invalidLink("link must be a string");
+  const link = parseShareLink(raw);
+  if (link.sha1 !== sha1) throw Errors.invalidLink(`the link names ${link.sha1}, not ${sha1}`);
+  return link;
+}
+
+function waitOf(raw: unknown): number | undefined {
+  if (raw === undefined) return undefined;
+  if (typeof raw !== "number" || !Number.isFinite(raw) || raw < 0 || raw > MAX_WAIT_SECONDS) throw Errors.usage(`wait must be a number of seconds, 0-${MAX_WAIT_SECONDS}`);
+  return Math.round(raw * 1000);
 }
 
 const MAX_BODY = 64 * 1024;
@@ -71,9 +94,14 @@ async function route(req: IncomingMessage, res: ServerResponse, handlers: Contro
   if (path === "/v1/downloads" && method === "POST") {
     const body = await readBody(req);
     const peers = peerListFromJson(body["peers"]);
+    const sha1 = sha1Of(body["sha1"]);
+    const link = linkOf(body["link"], sha1);
+    const waitMs = waitOf(body["wait"]);
     const request: DownloadBody = {
-      sha1: sha1Of(body["sha1"]),
+      sha1,
       ...(peers === undefined ? {} : { peers }),
+      ...(link === undefined ? {} : { link }),
+      ...(waitMs === undefined ? {} : { waitMs }),
       force: body["force"] === true,
       seed: body["seed"] !== false,
       ...(typeof body["output"] === "string" ? { output: body["output"] } : {}),

@@ -25,6 +25,7 @@ import { NO_DISCOVERY, type DiscoverySettings } from "../discovery/discovery.js"
 import { closeDiscoveries, startDiscoveries } from "../discovery/start-discoveries.js";
 import { sourceKind } from "../sources/candidate-table.js";
 import { Publishing } from "./publishing.js";
+import { formatShareLink } from "../links/share-link.js";
 
 /**
  * The peer daemon: serves what this user shares on the public port, keeps every tracker told, runs downloads
@@ -67,6 +68,8 @@ const STOPPED_ANNOUNCE_LIMIT_MS = 2000;
 export interface RunningDaemon {
   publicPort: number;
   registry: ShareRegistry;
+  /** The share link of a file shared here: its trackers, and this daemon's address when it has one to give. */
+  link(share: Share): string;
   addShare(path: string): Promise<{ share: Share; announced: boolean }>;
   close(): Promise<void>;
 }
@@ -192,6 +195,21 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
   /**
+   * The address a link gives for this daemon: the one it announces (`--announce-host`), or the one it
+   * listens on when that is a single address. On every address (0.0.0.0) it has none it knows others reach:
+   * its trackers, the DHT and the LAN find it instead.
+   */
+  const linkPeer = options.announceHost ?? localAddress;
+  const link = (share: Share): string =>
+    formatShareLink({
+      sha1: share.sha1,
+      name: share.manifest.name,
+      size: share.size,
+      trackers: trackers.map((tracker) => tracker.baseUrl),
+      peers: linkPeer === undefined ? [] : [{ host: linkPeer, port: publicPort }],
+      manifestId: share.manifestId,
+    });
+  /**
    * The download of each file running now: its progress (null before the first), the signal of the request
    * that asked for it (none for a resumed one), and its end.
    */
@@ -249,6 +267,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           slots.credit(peer.ip, bytes, Date.now());
         },
         ...(body.peers === undefined ? {} : { peers: body.peers }),
+        ...(body.link === undefined ? {} : { link: body.link }),
+        ...(body.waitMs === undefined ? {} : { waitMs: body.waitMs }),
+        onWaiting: (message) => emit?.({ type: "waiting", message }),
         ...(body.output === undefined ? {} : { output: body.output }),
         ...(localAddress === undefined ? {} : { localAddress }),
         ...(signal === undefined ? {} : { signal }),
@@ -328,11 +349,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           size: share.size,
           intact: await shareIsIntact(share),
           announced: announcer.isAnnouncing(share.sha1),
+          link: link(share),
         })),
       ),
     addShare: async (path) => {
       const { share, announced } = await addShare(path);
-      return { sha1: share.sha1, name: share.manifest.name, path: share.path, size: share.size, manifestId: share.manifestId, announced };
+      return { sha1: share.sha1, name: share.manifest.name, path: share.path, size: share.size, manifestId: share.manifestId, announced, link: link(share) };
     },
     removeShare: async (sha1) => {
       const share = registry.get(sha1);
@@ -379,7 +401,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     })();
     return closing;
   };
-  return { publicPort, registry, addShare, close };
+  return { publicPort, registry, link, addShare, close };
 }
 
 /** Resolves when every promise has settled, or after `limitMs`, whichever comes first. */

@@ -11,7 +11,8 @@ import { recordedManifestId, TrackerPeerSource } from "../sources/tracker-source
 import type { PeerEndpoint } from "../sources/peer-address.js";
 import { userSources } from "../sources/user-source.js";
 import type { ChunkSocketOptions } from "./chunk-socket.js";
-import type { TrackerClient } from "../tracker-client/tracker-client.js";
+import { TrackerClient } from "../tracker-client/tracker-client.js";
+import type { ShareLink } from "../links/share-link.js";
 import { unlessCancelled } from "./cancel.js";
 import { partPathFor, refuseExisting, resolveDestination, unwritableDestination } from "./destination.js";
 import { Run } from "./download-run.js";
@@ -40,7 +41,12 @@ export interface DownloadOptions {
   exclude?: ReadonlySet<string>;
   /** Peers the user named (`--peer`): a source beside the trackers, enough alone when no tracker knows the file. */
   peers?: readonly PeerEndpoint[];
-  /** More sources beside the trackers and the user's: a share link's peers, the DHT, the LAN. */
+  /**
+   * A share link the download was asked by: its trackers are asked beside `trackers`, its peers beside the
+   * user's (source `link`), and its manifest id is the one the manifest must have.
+   */
+  link?: ShareLink;
+  /** More sources beside the trackers and the user's: the DHT, the LAN. */
   sources?: readonly PeerSource[];
   /** Told how many peers each source named for the first time (a daemon's `p2p status` counts). */
   onSourcePeers?: (source: string, peers: number) => void;
@@ -56,6 +62,13 @@ export interface DownloadOptions {
   /** Cancels the download until its finishing step begins (progress `finishing`); from then on it completes. */
   signal?: AbortSignal;
   limits?: Partial<FetchLimits & { noPeersBudgetMs: number }>;
+  /**
+   * How long the start waits for a first peer, every source asked again and again, before it fails naming
+   * what each source said (`--wait`); DEFAULT_WAIT_MS when absent.
+   */
+  waitMs?: number;
+  /** Told once when the first look found nobody and the download waits (for the user: it is not stuck). */
+  onWaiting?: (message: string) => void;
   scheduler?: Partial<SchedulerOptions>;
   /** Whether the finished file joins the data dir's shares; saved so that a resumed download knows. */
   seed: boolean;
@@ -117,23 +130,39 @@ export function downloadReply(result: DownloadResult, servedByDaemon: boolean): 
   return { ...reply, shared: share !== null, seeding: servedByDaemon && share !== null };
 }
 
+/** A first peer is waited for this long: time for a DHT to join, a LAN query to be answered, a tracker to come back. */
+export const DEFAULT_WAIT_MS = 20_000;
+
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
-  const { sha1, trackers, dataDir } = options;
+  const { sha1, dataDir } = options;
+  const linked = options.link?.trackers.filter((url) => !options.trackers.some((client) => client.baseUrl === url)) ?? [];
+  const trackers = [...options.trackers, ...linked.map((url) => new TrackerClient(url, options.localAddress))];
   const limits: FetchLimits = { idleMs: options.limits?.idleMs ?? 5000, deadlineMs: options.limits?.deadlineMs ?? 30_000 };
   const noPeersBudgetMs = options.limits?.noPeersBudgetMs ?? 20_000;
+  const waitMs = options.waitMs ?? DEFAULT_WAIT_MS;
   let record = await loadDownload(dataDir, sha1);
   // Interrupted after its rename: only the bookkeeping is left, which needs neither the tracker nor a peer.
   const inPlace = record === null ? null : await finishInPlace(dataDir, record, options.output, options.seed, options.registry);
   if (record !== null && inPlace !== null) return settledEarlier(record.manifest, inPlace);
   const signal = options.signal;
-  const sources = [...trackers.map((client) => new TrackerPeerSource(client)), ...userSources(options.peers), ...(options.sources ?? [])];
+  const sources = [
+    ...trackers.map((client) => new TrackerPeerSource(client)),
+    ...userSources(options.peers),
+    ...userSources(options.link?.peers, "link"),
+    ...(options.sources ?? []),
+  ];
   const finder = new PeerFinder(sources, options.exclude ?? new Set(), undefined, Date.now, options.onSourcePeers);
   const pool = new PeerPool(sha1, finder, options.localAddress, options.connections);
   // Ends the manifest-id look-ups still on their way when the download ends: a slow tracker holds nothing up.
   const lookups = new AbortController();
   const lookup = signal === undefined ? lookups.signal : AbortSignal.any([lookups.signal, signal]);
   try {
-    const [listed, recordedId] = await unlessCancelled(Promise.all([pool.discover(signal), recordedManifestId(trackers, sha1, lookup)]), signal);
+    const linkedId = options.link?.manifestId ?? null;
+    const [listed, recordedId] = await unlessCancelled(
+      // A link's manifest id is the sharer's word: no tracker need be asked for one.
+      Promise.all([pool.discover(waitMs, signal, options.onWaiting), linkedId ?? recordedManifestId(trackers, sha1, lookup)]),
+      signal,
+    );
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
     const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, listed, limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
     const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);

@@ -54,7 +54,7 @@ export async function fetchManifest(
     delay = Math.min(delay * 2, 5000);
     // The sources again: new peers join the pool, and every peer known is asked once more.
     try {
-      candidates = await pool.discover(search.signal);
+      candidates = await pool.discover(0, search.signal);
     } catch (error) {
       // Every source failing this time is one more reason to wait, not the end: the known peers are asked again.
       if (!(error instanceof P2PError) || error.code === "CANCELLED") throw error;

@@ -90,21 +90,35 @@ export class PeerPool {
   }
 
   /**
-   * The first look: asks every source at once, returns the keys of the first answer with peers (more join
-   * through `feed` as they come). Throws what every source said when none listed anyone and none could be
-   * asked; an empty list is returned when they answered with nobody.
+   * The first look: asks every source at once, and again with backoff until one gives a peer or `waitMs` is
+   * over (a DHT still joining, a tracker restarting). Returns the keys of the first answer with peers (more
+   * join through `feed` as they come). Throws, naming what each source said, when none gave a peer in time.
    */
-  async discover(signal?: AbortSignal): Promise<string[]> {
-    const first: string[] = [];
-    let open = true;
-    const round = await unlessCancelled(
-      // Answers after the first are kept in the pool (and go to the taker once there is one), not listed here.
-      this.finder.round(this.sha1, (candidates) => this.take(candidates, (keys) => (open ? first.push(...keys) : 0)), signal),
-      signal,
-    );
-    open = false;
-    if (round.taken === 0 && round.answered === 0 && round.failures.length > 0) throw failureOfAll(round.failures);
-    return first;
+  async discover(waitMs: number, signal?: AbortSignal, onWaiting?: (message: string) => void): Promise<string[]> {
+    const deadline = Date.now() + waitMs;
+    let delay = 250;
+    /** What each source said last: its error, or that it knows nobody. */
+    const said = new Map<string, Error | null>();
+    for (;;) {
+      const first: string[] = [];
+      let open = true;
+      const round = await unlessCancelled(
+        // Answers after the first are kept in the pool (and go to the taker once there is one), not listed here.
+        this.finder.round(this.sha1, (candidates) => this.take(candidates, (keys) => (open ? first.push(...keys) : 0)), signal),
+        signal,
+      );
+      open = false;
+      if (first.length > 0) return first;
+      for (const { name } of round.answeredBy) said.set(name, null);
+      for (const failure of round.failures) said.set(failure.source, failure.error);
+      // Every source answered for good that it knows nobody (trackers without a DHT or a LAN): no wait.
+      const final = round.failures.every((f) => f.error instanceof P2PError && f.error.code === "UNKNOWN_HASH") && round.answeredBy.every((answer) => answer.final);
+      const left = deadline - Date.now();
+      if (final || left <= 0) throw nobodyFound(this.sha1, said, final ? 0 : waitMs);
+      if (delay === 250) onWaiting?.(`no peer yet (${describe(said)}); asking again for up to ${Math.round(waitMs / 1000)} s (--wait)`);
+      await pause(Math.min(left, delay * (0.75 + Math.random() * 0.5)), signal);
+      delay = Math.min(delay * 2, 5000);
+    }
   }
 
   /**
@@ -170,17 +184,25 @@ export class PeerPool {
   }
 }
 
+/** What each source said, in one line: `tracker:http://...: no peers; dht: ...`. */
+function describe(said: ReadonlyMap<string, Error | null>): string {
+  return [...said].map(([source, error]) => `${source}: ${error === null ? "no peers" : error.message}`).join("; ");
+}
+
 /**
- * One error for a look-up where every source failed: with one source, its own error (as before several
- * trackers); a tracker that says nobody has the file wins over others that could not be reached.
+ * The error of a start that found nobody, naming what each source said. A tracker that says nobody has the
+ * file makes it UNKNOWN_HASH (exit 3); every source unreachable, TRACKER_UNREACHABLE (exit 4), one source's
+ * own error when it was the only one; otherwise NO_PEERS.
  */
-function failureOfAll(failures: readonly SourceFailure[]): Error {
-  const errors = failures.map((f) => f.error);
+function nobodyFound(sha1: string, said: ReadonlyMap<string, Error | null>, waitMs: number): Error {
+  const errors = [...said.values()].filter((e): e is Error => e !== null);
+  const waited = waitMs >= 1000 ? ` in ${Math.round(waitMs / 1000)} s` : "";
+  const tried = describe(said);
   const unknown = errors.find((e) => e instanceof P2PError && e.code === "UNKNOWN_HASH");
-  if (unknown !== undefined) return unknown;
-  if (errors.length === 1) return errors[0]!;
-  return Errors.trackerUnreachable(
-    `no tracker could be asked: ${failures.map((f) => f.error.message).join("; ")}`,
-    "start one with `p2p tracker`, or pass working --tracker URLs (env P2P_TRACKER)",
-  );
+  if (said.size === 1 && errors.length === 1) return errors[0]!;
+  if (unknown instanceof P2PError) return new P2PError(unknown.code, unknown.kind, `no source knows a peer of ${sha1}${waited} (${tried})`, unknown.hint);
+  if (errors.length === said.size && said.size > 0) {
+    return Errors.trackerUnreachable(`no source could be asked${waited}: ${tried}`, "start one with `p2p tracker`, or pass working --tracker URLs (env P2P_TRACKER)");
+  }
+  return Errors.noPeers(`no source knows a peer of ${sha1}${waited} (${tried})`, "try again when a peer that has the file is online, or wait longer (--wait)");
 }

@@ -7,6 +7,12 @@ export interface PeerSource {
   readonly name: string;
   /** The peers it knows for `sha1`; rejects when it cannot say. `signal` ends the look-up at once. */
   find(sha1: string, signal: AbortSignal): Promise<FoundPeer[]>;
+  /**
+   * Whether an answer naming nobody is final for now (a tracker's list, the peers a user gave), or only what
+   * it found so far (a DHT still joining, a LAN query that others may answer late): a download that found
+   * nobody waits only while some source is not final.
+   */
+  readonly final: boolean;
 }
 
 export interface SourceFailure {
@@ -19,6 +25,8 @@ export interface RoundResult {
   taken: number;
   /** Sources that answered so far (a list, maybe empty). */
   answered: number;
+  /** Their names, and whether each answer is final (PeerSource.final). */
+  answeredBy: Array<{ name: string; final: boolean }>;
   /** Sources that failed so far, with why. */
   failures: SourceFailure[];
 }
@@ -50,13 +58,14 @@ export class PeerFinder {
   /** `take` gets each answer's candidates (none excluded, complete first) and returns how many it took. */
   round(sha1: string, take: (candidates: Candidate[]) => number, signal?: AbortSignal): Promise<RoundResult> {
     return new Promise((resolve, reject) => {
-      const result: RoundResult = { taken: 0, answered: 0, failures: [] };
+      const result: RoundResult = { taken: 0, answered: 0, answeredBy: [], failures: [] };
       let pending = this.sources.length;
       if (pending === 0) return resolve(result);
       const lookup = signal === undefined ? this.closing.signal : AbortSignal.any([this.closing.signal, signal]);
       const answer = (source: PeerSource, peers: FoundPeer[]): void => {
         if (this.closing.signal.aborted) return;
         result.answered += 1;
+        result.answeredBy.push({ name: source.name, final: source.final });
         const candidates = this.merge(source.name, peers);
         if (candidates.length > 0) result.taken += take(candidates);
       };

@@ -4,6 +4,7 @@ import type { PeerSource } from "./peer-finder.js";
 
 /** One tracker as a source of peers (each `--tracker` is one, all asked at once). */
 export class TrackerPeerSource implements PeerSource {
+  readonly final = true;
   readonly name: string;
 
   constructor(

@@ -2,16 +2,21 @@ import type { FoundPeer } from "./candidate-table.js";
 import type { PeerSource } from "./peer-finder.js";
 import type { PeerEndpoint } from "./peer-address.js";
 
-/** The user's source, when the user named any peers. */
-export function userSources(peers: readonly PeerEndpoint[] | undefined): PeerSource[] {
-  return peers === undefined || peers.length === 0 ? [] : [new UserPeerSource(peers)];
+/** The user's source (`user`, or `link` for a share link's peers), when there are any peers. */
+export function userSources(peers: readonly PeerEndpoint[] | undefined, name = "user"): PeerSource[] {
+  return peers === undefined || peers.length === 0 ? [] : [new UserPeerSource(peers, name)];
 }
 
-/** The peers a user named (`p2p download --peer IP:port`): a source beside the trackers, always answering. */
+/**
+ * Peers the user gave (`p2p download --peer IP:port`, or the `x.pe` of a share link): a source beside the
+ * trackers, always answering.
+ */
 export class UserPeerSource implements PeerSource {
-  readonly name = "user";
-
-  constructor(private readonly peers: readonly PeerEndpoint[]) {}
+  readonly final = true;
+  constructor(
+    private readonly peers: readonly PeerEndpoint[],
+    readonly name = "user",
+  ) {}
 
   find(): Promise<FoundPeer[]> {
     // Whether it has the whole file is not known until it is asked: not complete, as trackers say of a stranger.

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from "commander";
 import { describe, expect, it } from "vitest";
-import { collect, parseListenHost, splitTrackerList, trackerUrlOrNull, trackerUrls } from "../../peer/cli/options.js";
+import { collect, parseListenHost, splitTrackerList, trackerUrls } from "../../peer/cli/options.js";
+import { trackerUrlOrNull } from "../../peer/tracker-client/tracker-url.js";
 
 describe("listen addresses", () => {
   it("takes IP literals as they are and localhost as 127.0.0.1, as the README says", () => {

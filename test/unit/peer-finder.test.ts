@@ -19,6 +19,7 @@ function heldSource(name: string): HeldSource {
   let signal: AbortSignal | undefined;
   return {
     name,
+    final: true,
     find: (_sha1, lookup) => {
       signal = lookup;
       return new Promise((resolve, reject) => {
@@ -44,7 +45,7 @@ describe("the peer finder", () => {
     const taken: string[] = [];
     const round = finder.round(sha1, (candidates) => taken.push(...candidates.map((c) => c.key)));
     fast.answer([peer(10)]);
-    expect(await round).toEqual({ taken: 1, answered: 1, failures: [] });
+    expect(await round).toEqual({ taken: 1, answered: 1, answeredBy: [{ name: "tracker:fast", final: true }], failures: [] });
     expect(slow.aborted()).toBe(false);
     slow.answer([peer(11), peer(10)]);
     await new Promise((resolve) => setImmediate(resolve));

@@ -3,7 +3,8 @@ import { resolve } from "node:path";
 import { normalizeSha1 } from "../../../common/ids.js";
 import { defaultDataDir } from "../../config.js";
 import { controlDownload, daemonRunning } from "../../daemon/control-client.js";
-import { download, downloadReply, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
+import { DEFAULT_WAIT_MS, download, downloadReply, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
+import { looksLikeLink, parseShareLink, type ShareLink } from "../../links/share-link.js";
 import { Errors } from "../../errors.js";
 import { TrackerClient } from "../../tracker-client/tracker-client.js";
 import { globals, printJson } from "../context.js";
@@ -11,7 +12,8 @@ import { DownloadInterrupt } from "../interrupt.js";
 import { ProgressBar } from "../progress.js";
 import { hostPort } from "../../../common/ip.js";
 import type { PeerEndpoint } from "../../sources/peer-address.js";
-import { collectPeer } from "../options.js";
+import { collectPeer, parseSeconds } from "../options.js";
+import { checkListenAddress } from "../local-addresses.js";
 import { addDiscoveryOptions, discoverySettings, type DiscoveryFlags } from "../discovery-options.js";
 import { closeDiscoveries, startDiscoveries } from "../../discovery/start-discoveries.js";
 
@@ -21,22 +23,37 @@ interface DownloadFlags extends DiscoveryFlags {
   seed: boolean;
   bind?: string;
   peer?: PeerEndpoint[];
+  wait: number;
+}
+
+/** What the user typed: a bare SHA-1 or a share link. */
+function fileAsked(raw: string): { sha1: string; link?: ShareLink } {
+  if (looksLikeLink(raw)) {
+    const link = parseShareLink(raw);
+    return { sha1: link.sha1, link };
+  }
+  const sha1 = normalizeSha1(raw.trim());
+  if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(raw)} is not a SHA-1 or a share link`, "a file id is 40 hex characters, as `p2p share` prints it; a share link starts with magnet:?");
+  return { sha1 };
 }
 
 export function registerDownload(program: Command): void {
   addDiscoveryOptions(program.command("download"))
-    .argument("<sha1>", "the file's SHA-1, as `p2p share` printed it")
-    .description("download a file by its SHA-1 from every peer that has it; prints the path")
+    .argument("<sha1-or-link>", "the file's SHA-1 or its share link (magnet:?xt=urn:sha1:...), as `p2p share` printed them")
+    .description("download a file by its SHA-1 or share link from every peer that has it; prints the path")
     .option("-o, --output <path>", "file to write, or an existing folder to write into (default: the current folder)")
     .option("--force", "replace the destination if it exists")
     .option("--no-seed", "do not share the file after downloading it")
     .option("--bind <address>", "local address for connections to peers and the tracker")
     .option("--peer <ip:port>", "a peer to download from besides the trackers' ([IPv6]:port for IPv6); repeat for several; enough alone when no tracker is up", collectPeer)
+    .option("--wait <seconds>", "how long to keep asking every source for a first peer before failing", parseSeconds, DEFAULT_WAIT_MS / 1000)
     .option("--json", "print one JSON object on stdout")
-    .action(async (rawSha1: string, flags: DownloadFlags, command: Command) => {
+    .action(async (asked: string, flags: DownloadFlags, command: Command) => {
       const { trackers, dataDir, json } = globals(command);
-      const sha1 = normalizeSha1(rawSha1);
-      if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(rawSha1)} is not a SHA-1`, "a file id is 40 hex characters, as `p2p share` prints it");
+      const { sha1, link } = fileAsked(asked);
+      // Checked up front: an address this machine lacks would otherwise look like peers that never answer.
+      if (flags.bind !== undefined) await checkListenAddress(flags.bind, "--bind");
+      const onWaiting = (message: string): void => void process.stderr.write(`p2p: ${message}\n`);
       const output = resolve(flags.output ?? process.cwd());
       const bar = new ProgressBar();
       const interrupt = new DownloadInterrupt();
@@ -48,9 +65,14 @@ export function registerDownload(program: Command): void {
       try {
         if (await daemonRunning(dataDir)) {
           const peers = flags.peer?.map(({ host, port }) => hostPort(host, port));
-          const body = { sha1, output, force: flags.force === true, seed: flags.seed, ...(peers === undefined ? {} : { peers }) };
+          const body = { sha1, output, force: flags.force === true, seed: flags.seed, wait: flags.wait, ...(peers === undefined ? {} : { peers }), ...(link === undefined ? {} : { link: asked.trim() }) };
           // Ctrl-C closes the control connection, and the daemon cancels its download when it closes.
-          result = await controlDownload<DownloadReply>(dataDir, body, (event) => onProgress(event as DownloadProgress), interrupt.signal);
+          const onEvent = (event: unknown): void => {
+            const { type, message } = event as { type?: string; message?: string };
+            if (type === "waiting") onWaiting(String(message));
+            else onProgress(event as DownloadProgress);
+          };
+          result = await controlDownload<DownloadReply>(dataDir, body, onEvent, interrupt.signal);
         } else {
           // Without a daemon, the DHT and the LAN are asked too, for look-ups only: nothing is served.
           const settings = discoverySettings(flags);
@@ -69,6 +91,9 @@ export function registerDownload(program: Command): void {
             trackers: trackers.map((url) => new TrackerClient(url, flags.bind)),
             ...(flags.bind === undefined ? {} : { localAddress: flags.bind }),
             ...(flags.peer === undefined ? {} : { peers: flags.peer }),
+            ...(link === undefined ? {} : { link }),
+            waitMs: flags.wait * 1000,
+            onWaiting,
             sources: discoveries.map((discovery) => discovery.source),
             onProgress,
             signal: interrupt.signal,

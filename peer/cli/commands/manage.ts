@@ -33,15 +33,36 @@ async function listShares(dataDir: string): Promise<ShareLine[]> {
   );
 }
 
-/** One line per tracker: `tracker:   URL  ok, last announce ...` or its last error. */
-function trackerLines(health: readonly TrackerHealth[], daemonRuns: boolean): string[] {
+/** A source other than a tracker, as the daemon's status reports it. */
+interface SourceLine {
+  name: string;
+  ok: boolean | null;
+  detail: string;
+  peersGiven: number;
+}
+
+function peersGiven(n: number | undefined): string {
+  return n === undefined ? "" : `; gave ${n} ${n === 1 ? "peer" : "peers"}`;
+}
+
+/** One line per tracker: `tracker:   URL  ok, last announce ...` or its last error, and how many peers it gave. */
+function trackerLines(health: ReadonlyArray<TrackerHealth & { peersGiven?: number }>, daemonRuns: boolean): string[] {
   return health.map((t, i) => {
     const label = (i === 0 ? (health.length === 1 ? "tracker:" : "trackers:") : "").padEnd(11);
     if (!daemonRuns) return `${label}${t.url}`;
-    if (t.ok === null) return `${label}${t.url}  no announce yet`;
-    if (t.ok) return `${label}${t.url}  ok, last announce ${t.lastAnnounceAt ?? "?"}`;
+    if (t.ok === null) return `${label}${t.url}  no announce yet${peersGiven(t.peersGiven)}`;
+    if (t.ok) return `${label}${t.url}  ok, last announce ${t.lastAnnounceAt ?? "?"}${peersGiven(t.peersGiven)}`;
     const worked = t.lastSuccessAt === null ? "never worked" : `last worked ${t.lastSuccessAt}`;
-    return `${label}${t.url}  FAILING at ${t.lastAnnounceAt ?? "?"} (${worked}): ${t.lastError ?? "?"}`;
+    return `${label}${t.url}  FAILING at ${t.lastAnnounceAt ?? "?"} (${worked}): ${t.lastError ?? "?"}${peersGiven(t.peersGiven)}`;
+  });
+}
+
+/** One line per other source: the DHT, the LAN, peer exchange, links, peers given by hand. */
+function sourceLines(sources: readonly SourceLine[]): string[] {
+  return sources.map((source, i) => {
+    const label = (i === 0 ? "sources:" : "").padEnd(11);
+    const state = source.ok === null ? "starting" : source.ok ? "ok" : "FAILING";
+    return `${label}${source.name}  ${state}${source.detail === "" ? "" : `, ${source.detail}`}${peersGiven(source.peersGiven)}`;
   });
 }
 
@@ -79,6 +100,8 @@ export function registerManage(program: Command): void {
       for (const line of trackerLines(health ?? trackers.map((url) => ({ url, ok: null, lastAnnounceAt: null, lastSuccessAt: null, lastError: null })), daemon !== null)) {
         process.stdout.write(`${line}\n`);
       }
+      const sources = daemon?.["sources"] as SourceLine[] | undefined;
+      for (const line of sourceLines(sources ?? [])) process.stdout.write(`${line}\n`);
       const memory = daemon?.["memory"] as { rssBytes: number } | undefined;
       const rss = memory === undefined ? "" : `, ${formatBytes(memory.rssBytes)} in memory`;
       process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}${rss}`}\n`);

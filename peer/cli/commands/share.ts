@@ -5,6 +5,8 @@ import { controlJson, daemonRunning } from "../../daemon/control-client.js";
 import { startDaemon } from "../../daemon/daemon.js";
 import { Errors, fromFsError } from "../../errors.js";
 import { globals, printJson } from "../context.js";
+import { formatShareLink, parseShareLink, type ShareLink } from "../../links/share-link.js";
+import { qrTerminal } from "../../links/qr.js";
 import { checkListenAddress, isLoopback } from "../local-addresses.js";
 import { addServeOptions, daemonSettings, serveUntilSignal, type ServeOptions } from "./daemon.js";
 
@@ -15,6 +17,7 @@ interface ShareReply {
   size: number;
   manifestId: string;
   announced: boolean;
+  link: string;
 }
 
 /** Refuses what cannot be shared before any work: a missing path, a folder, a file we may not read. */
@@ -29,14 +32,23 @@ async function checkShareable(path: string): Promise<void> {
   });
 }
 
-/** The command another machine runs to download the file: it needs the trackers' URLs, which the share was announced to. */
-function downloadHint(sha1: string, trackers: readonly string[]): string {
-  const command = `p2p ${trackers.map((url) => `--tracker ${url}`).join(" ")} download ${sha1}`;
-  // A URL's IPv6 host keeps its brackets.
-  const loopback = trackers.every((url) => isLoopback(new URL(url).hostname.replace(/^\[(.*)\]$/, "$1")));
-  return loopback
+/**
+ * How another machine gets the file: the link carries the trackers (and this daemon's address when it has
+ * one), so it is all a receiver needs. A link that names only loopback trackers and peers works on this
+ * machine alone, which is said.
+ */
+function downloadHint(link: ShareLink): string {
+  const command = `p2p download '${formatShareLink(link)}'`;
+  const hosts = [...link.trackers.map((url) => new URL(url).hostname.replace(/^\[(.*)\]$/, "$1")), ...link.peers.map((peer) => peer.host)];
+  return hosts.length > 0 && hosts.every((host) => isLoopback(host))
     ? `download it with: ${command} (this machine only: for other machines, serve the tracker on an address they reach, e.g. p2p up --tracker-host 0.0.0.0)`
     : `download it elsewhere with: ${command}`;
+}
+
+/** The warning of a share no tracker took: it is shared all the same, and announced as soon as one answers. */
+function unannouncedWarning(trackers: readonly string[]): string {
+  const which = trackers.length === 1 ? `the tracker at ${trackers[0]!} did not take the announce` : `none of the trackers (${trackers.join(", ")}) took the announce`;
+  return `warning: ${which}; shared all the same, announced to the DHT and the LAN where they are on, and to the trackers once they answer (retried with backoff; see p2p status)`;
 }
 
 export function registerShare(program: Command, stop?: AbortSignal): void {
@@ -46,16 +58,19 @@ export function registerShare(program: Command, stop?: AbortSignal): void {
       .alias("register")
       .argument("<file>", "the file to share")
       .description("share a file: prints its SHA-1, which anyone can download it by")
+      .option("--qr", "also print the share link as a QR code (on stderr)")
       .option("--json", "print one JSON object on stdout"),
-  ).action(async (file: string, options: ServeOptions, command: Command) => {
+  ).action(async (file: string, options: ServeOptions & { qr?: boolean }, command: Command) => {
     const { trackers, dataDir, json } = globals(command);
     const path = resolve(file);
     await checkShareable(path);
     const print = (reply: ShareReply, foreground: boolean, announcedTo: readonly string[]): void => {
       if (json) printJson({ ...reply, daemon: !foreground });
       else process.stdout.write(`${reply.sha1}\n`);
-      process.stderr.write(`p2p: sharing ${reply.name} (${reply.size} bytes)${reply.announced ? "" : ": the tracker is unreachable for now, retrying"}\n`);
-      process.stderr.write(`p2p: ${downloadHint(reply.sha1, announcedTo)}\n`);
+      process.stderr.write(`p2p: sharing ${reply.name} (${reply.size} bytes)\n`);
+      if (!reply.announced) process.stderr.write(`p2p: ${unannouncedWarning(announcedTo)}\n`);
+      process.stderr.write(`p2p: ${downloadHint(parseShareLink(reply.link))}\n`);
+      if (options.qr === true) process.stderr.write(qrTerminal(reply.link));
     };
     if (await daemonRunning(dataDir)) {
       // The daemon announces to its own trackers, whatever --tracker says: those are the ones to name.
@@ -68,12 +83,10 @@ export function registerShare(program: Command, stop?: AbortSignal): void {
     await checkListenAddress(options.host, "--host");
     const daemon = await startDaemon({ ...daemonSettings(options), trackers, dataDir });
     try {
+      // With every tracker down it is shared all the same (a warning): the DHT and the LAN find it, and the
+      // trackers are told once they answer.
       const { share, announced } = await daemon.addShare(path);
-      if (!announced) {
-        const which = trackers.length === 1 ? `the tracker at ${trackers[0]!}` : `none of the trackers (${trackers.join(", ")})`;
-        throw Errors.trackerUnreachable(`${path} is shared in ${dataDir}, but ${which} did not take the announce`, "start the tracker (p2p tracker) or pass --tracker; `p2p daemon` will announce it when it can");
-      }
-      print({ sha1: share.sha1, name: share.manifest.name, path: share.path, size: share.size, manifestId: share.manifestId, announced }, true, trackers);
+      print({ sha1: share.sha1, name: share.manifest.name, path: share.path, size: share.size, manifestId: share.manifestId, announced, link: daemon.link(share) }, true, trackers);
       process.stderr.write(`p2p: serving on port ${daemon.publicPort}; Ctrl-C stops\n`);
     } catch (error) {
       await daemon.close();
