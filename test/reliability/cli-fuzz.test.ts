@@ -33,9 +33,18 @@ const word = fc.oneof(
   fc.stringMatching(/^[0-9a-fA-F]{38,42}$/),
   fc.constantFrom("-o", "--output", "--force", "--no-seed", "--json", "--bind", "--port", "--host", "--tracker", "--data-dir", "-h", "--help", "--", "-", "..", "/", "/dev/null", "0", "-1", "99999"),
   fc.constantFrom("--peer", "--upload", "--download", "127.0.0.1:9", "[::1]:9", "256.1.1.1:5", "2M", "1.5k", "unlimited", "2MB", "-3k"),
+  // Share links, good and bad; none names a peer or a tracker that is up, so none downloads.
+  fc.constantFrom("--qr", "--wait", "1", "-0.5", "3601", "magnet:?", "magnet:?xt=urn:btih:c12fe1c06bba254a9dc9f519b335aa7c1367a88a", "MAGNET:?xt=urn:sha1:"),
+  fc.tuple(fc.stringMatching(/^[0-9a-fA-F]{40}$|^[A-Z2-7]{32}$/), fc.array(fc.constantFrom("&tr=file%3A%2F%2F%2Fetc%2Fpasswd", "&tr=http%3A%2F%2F127.0.0.1%3A9", "&x.pe=localhost:1", "&xl=-1", "&x.mi=zz", "&dn=", "&%zz", "&xt=urn:sha1:"), { maxLength: 3 })).map(
+    ([id, rest]) => `magnet:?xt=urn:sha1:${id}${rest.join("")}`,
+  ),
 );
-const command = fc.constantFrom("share", "register", "download", "ls", "status", "unshare", "limits", "help", "bogus", "", "--version");
-const argv = fc.tuple(command, fc.array(word, { maxLength: 6 })).map(([name, rest]) => [name, ...rest].filter((w, i) => i > 0 || w !== ""));
+const command = fc.constantFrom("share", "register", "download", "link", "ls", "status", "unshare", "limits", "help", "bogus", "", "--version");
+// A download that finds nobody waits --wait seconds (20 by default) with the tracker down: 0 here, unless a
+// generated word sets another.
+const argv = fc
+  .tuple(command, fc.array(word, { maxLength: 6 }))
+  .map(([name, rest]) => (name === "download" ? [name, "--wait", "0", ...rest] : [name, ...rest]).filter((w, i) => i > 0 || w !== ""));
 
 /** Words for the serving commands: their options, good and bad values, and noise. */
 const serveWord = fc.oneof(

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import jsQR from "jsqr";
+import jsqr from "jsqr";
 import { describe, expect, it } from "vitest";
 import { P2PError } from "../../peer/errors.js";
 import { base32Decode, base32Encode } from "../../peer/links/base32.js";
@@ -29,6 +29,9 @@ function invalid(raw: string): string {
   }
   throw new Error(`accepted ${raw}`);
 }
+
+/** jsQR is CommonJS whose types declare an ES default: the function is `.default` as typed, and the module itself at run time too. */
+const decodeQr = jsqr.default;
 
 describe("share links", () => {
   it("base32 is RFC 4648's (the SHA-1 of the empty string, as Gnutella writes it)", () => {
@@ -107,6 +110,6 @@ describe("share links", () => {
         pixels.set([value, value, value, 255], (y * size + x) * 4);
       }
     }
-    expect(jsQR(pixels, size, size)?.data).toBe(text);
+    expect(decodeQr(pixels, size, size)?.data).toBe(text);
   });
 });
