@@ -1,3 +1,4 @@
+import { startDht } from "./dht.js";
 import type { Discovery, DiscoveryContext, DiscoverySettings } from "./discovery.js";
 
 /**
@@ -6,7 +7,7 @@ import type { Discovery, DiscoveryContext, DiscoverySettings } from "./discovery
  */
 export async function startDiscoveries(settings: DiscoverySettings, context: DiscoveryContext): Promise<Discovery[]> {
   const starting: Array<Promise<Discovery>> = [];
-  void settings;
+  if (settings.dht !== null) starting.push(startDht(settings.dht, context));
   const started = await Promise.allSettled(starting);
   const discoveries: Discovery[] = [];
   for (const result of started) {

@@ -64,10 +64,20 @@ export interface Daemon {
  */
 export const PEER_PORT = 45001;
 
-/** `tracker`: one URL, or several (each passed as its own --tracker). `extra`: more daemon options. */
-export async function startDaemon(host: string, dataDir: string, tracker: string | readonly string[], port = PEER_PORT, extra: readonly string[] = []): Promise<Daemon> {
+/**
+ * `tracker`: one URL, or several (each passed as its own --tracker). `extra`: more daemon options. `env`: set
+ * for the daemon over this process's (e.g. `P2P_DHT: "on"` over the test config's off).
+ */
+export async function startDaemon(
+  host: string,
+  dataDir: string,
+  tracker: string | readonly string[],
+  port = PEER_PORT,
+  extra: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<Daemon> {
   const trackers = typeof tracker === "string" ? [tracker] : tracker;
-  const { child } = startCli([...trackers.flatMap((url) => ["--tracker", url]), "--data-dir", dataDir, "daemon", "--host", host, "--port", String(port), ...extra], { timeoutMs: 3_600_000 });
+  const { child } = startCli([...trackers.flatMap((url) => ["--tracker", url]), "--data-dir", dataDir, "daemon", "--host", host, "--port", String(port), ...extra], { timeoutMs: 3_600_000, env });
   let log = "";
   child.stderr?.on("data", (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
