@@ -1,5 +1,6 @@
 import { startDht } from "./dht.js";
 import type { Discovery, DiscoveryContext, DiscoverySettings } from "./discovery.js";
+import { startLanDiscovery } from "./lan.js";
 
 /**
  * Starts every discovery the settings turn on. One that cannot start (its port taken, no network) is logged
@@ -8,6 +9,7 @@ import type { Discovery, DiscoveryContext, DiscoverySettings } from "./discovery
 export async function startDiscoveries(settings: DiscoverySettings, context: DiscoveryContext): Promise<Discovery[]> {
   const starting: Array<Promise<Discovery>> = [];
   if (settings.dht !== null) starting.push(startDht(settings.dht, context));
+  if (settings.lan) starting.push(startLanDiscovery(context));
   const started = await Promise.allSettled(starting);
   const discoveries: Discovery[] = [];
   for (const result of started) {

@@ -24,12 +24,12 @@ export interface MachineProcess {
   ready(pattern: RegExp, timeoutMs: number): Promise<void>;
 }
 
-function ip(args: string[]): { ok: boolean; out: string } {
+export function ip(args: string[]): { ok: boolean; out: string } {
   const run = spawnSync("ip", args, { encoding: "utf8", timeout: 10_000 });
   return { ok: run.status === 0, out: `${run.stdout ?? ""}${run.stderr ?? ""}${run.error?.message ?? ""}` };
 }
 
-function must(args: string[]): string {
+export function must(args: string[]): string {
   const { ok, out } = ip(args);
   if (!ok) throw new Error(`ip ${args.join(" ")}: ${out}`);
   return out;
@@ -72,37 +72,12 @@ export class MachinePair {
   }
 
   /** Runs the built CLI (bin/p2p.js) on `machine`. */
-  p2p(machine: Machine, args: string[]): MachineProcess {
-    return this.run(machine, [process.execPath, BIN, ...args]);
+  p2p(machine: Machine, args: string[], env?: NodeJS.ProcessEnv): MachineProcess {
+    return this.run(machine, [process.execPath, BIN, ...args], env);
   }
 
-  run(machine: Machine, argv: string[]): MachineProcess {
-    // `ip netns exec` enters the namespace and execs argv: the child's pid is the command's own.
-    const child = spawn("ip", ["netns", "exec", machine.ns, ...argv], { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    let stdout = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((done) => child.once("close", (code) => done(code)));
-    const ready = (pattern: RegExp, timeoutMs: number): Promise<void> =>
-      new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`not ready after ${timeoutMs} ms: ${stderr}`)), timeoutMs);
-        const check = (): void => {
-          if (pattern.test(stderr)) finish();
-        };
-        const early = (code: number | null): void => finish(new Error(`exited (${code}) before it was ready: ${stderr}`));
-        const finish = (error?: Error): void => {
-          clearTimeout(timer);
-          child.stderr.off("data", check);
-          child.off("exit", early);
-          if (error === undefined) resolve();
-          else reject(error);
-        };
-        child.stderr.on("data", check);
-        child.once("exit", early);
-        check();
-      });
-    return { child, log: () => stderr, stdout: () => stdout, exited, ready };
+  run(machine: Machine, argv: string[], env?: NodeJS.ProcessEnv): MachineProcess {
+    return runInNamespace(machine.ns, argv, env);
   }
 
   /**
@@ -112,21 +87,54 @@ export class MachinePair {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const machine of [this.a, this.b]) {
-      for (let round = 0; round < 50; round++) {
-        const { ok, out } = ip(["netns", "pids", machine.ns]);
-        const pids = ok ? out.split(/\s+/).filter((p) => /^\d+$/.test(p)).map(Number) : [];
-        if (pids.length === 0) break;
-        for (const pid of pids) {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // Gone meanwhile.
-          }
-        }
-        spawnSync("sleep", ["0.1"]);
-      }
-      ip(["netns", "del", machine.ns]);
-    }
+    for (const machine of [this.a, this.b]) removeNamespace(machine.ns);
   }
+}
+
+/** Runs `argv` in namespace `ns` (the caller's environment, or `env`), as a process the test watches. */
+export function runInNamespace(ns: string, argv: string[], env?: NodeJS.ProcessEnv): MachineProcess {
+  // `ip netns exec` enters the namespace and execs argv: the child's pid is the command's own.
+  const child = spawn("ip", ["netns", "exec", ns, ...argv], { stdio: ["ignore", "pipe", "pipe"], ...(env === undefined ? {} : { env }) });
+  let stderr = "";
+  let stdout = "";
+  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((done) => child.once("close", (code) => done(code)));
+  const ready = (pattern: RegExp, timeoutMs: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`not ready after ${timeoutMs} ms: ${stderr}`)), timeoutMs);
+      const check = (): void => {
+        if (pattern.test(stderr)) finish();
+      };
+      const early = (code: number | null): void => finish(new Error(`exited (${code}) before it was ready: ${stderr}`));
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        child.stderr.off("data", check);
+        child.off("exit", early);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      child.stderr.on("data", check);
+      child.once("exit", early);
+      check();
+    });
+  return { child, log: () => stderr, stdout: () => stdout, exited, ready };
+}
+
+/** Kills every process still in `ns` (all of them the test's: nothing else runs there), then removes it. */
+export function removeNamespace(ns: string): void {
+  for (let round = 0; round < 50; round++) {
+    const { ok, out } = ip(["netns", "pids", ns]);
+    const pids = ok ? out.split(/\s+/).filter((p) => /^\d+$/.test(p)).map(Number) : [];
+    if (pids.length === 0) break;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+    spawnSync("sleep", ["0.1"]);
+  }
+  ip(["netns", "del", ns]);
 }
