@@ -130,6 +130,23 @@ export function downloadReply(result: DownloadResult, servedByDaemon: boolean): 
   return { ...reply, shared: share !== null, seeding: servedByDaemon && share !== null };
 }
 
+/**
+ * Once peers are found, how much longer the manifest id a tracker recorded is waited for. Without it the
+ * manifest is still checked (its SHA-1 field, its chunk list against the size, every chunk, the whole file).
+ */
+const MANIFEST_ID_GRACE_MS = 2000;
+
+/** The promise's value, or null if it has none within `ms` (or fails). */
+async function withinOrNull<T>(promise: Promise<T | null>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
+  try {
+    return await Promise.race([promise.catch(() => null), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A first peer is waited for this long: time for a DHT to join, a LAN query to be answered, a tracker to come back. */
 export const DEFAULT_WAIT_MS = 20_000;
 
@@ -158,11 +175,12 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   const lookup = signal === undefined ? lookups.signal : AbortSignal.any([lookups.signal, signal]);
   try {
     const linkedId = options.link?.manifestId ?? null;
-    const [listed, recordedId] = await unlessCancelled(
-      // A link's manifest id is the sharer's word: no tracker need be asked for one.
-      Promise.all([pool.discover(waitMs, signal, options.onWaiting), linkedId ?? recordedManifestId(trackers, sha1, lookup)]),
-      signal,
-    );
+    // A link's manifest id is the sharer's word: no tracker need be asked for one.
+    const recording = linkedId === null ? recordedManifestId(trackers, sha1, lookup) : Promise.resolve(linkedId);
+    const listed = await unlessCancelled(pool.discover(waitMs, signal, options.onWaiting), signal);
+    // Peers found: a tracker that is up has answered for the id by now or does within moments; one that is
+    // down (a lost connection takes its full time limit) must not hold up peers the LAN or the DHT found.
+    const recordedId = await unlessCancelled(withinOrNull(recording, MANIFEST_ID_GRACE_MS), signal);
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
     const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, listed, limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
     const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);

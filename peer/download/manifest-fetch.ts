@@ -42,7 +42,7 @@ export async function fetchManifest(
     const round = await askEveryPeer(sha1, recordedId, pool, candidates, limits, search.signal);
     if (round.manifest !== null) return round.manifest;
     if (round.tried === 0) {
-      throw Errors.noPeers(`no tracker lists a peer for ${sha1} that this machine can download from`, "try again when a peer that has the file is online");
+      throw Errors.noPeers(`no source lists a peer for ${sha1} that this machine can download from`, "try again when a peer that has the file is online");
     }
     const said = round.problems.slice(0, 3).join("; ");
     if (!round.anyTransient) throw Errors.manifestMismatch(`no peer sent a valid manifest for ${sha1}: ${said}`);
