@@ -1,7 +1,8 @@
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runCli, PEER_PORT } from "../helpers/cli.js";
+import { spawnSync } from "node:child_process";
+import { BIN, runCli, PEER_PORT } from "../helpers/cli.js";
 import { randomFile } from "../helpers/files.js";
 import { http } from "../helpers/http.js";
 import { startSwarm, type Swarm } from "../helpers/swarm.js";
@@ -114,6 +115,13 @@ describe("CLI mistakes", () => {
     const result = await runCli(["--version"]);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(version);
+  });
+
+  it("a reader that goes away (`p2p ... | true`) ends it quietly, exit 0, no stack trace", () => {
+    // The reader exits at once, before the help is written: every write after that meets a closed pipe.
+    const piped = spawnSync("bash", ["-c", `"${process.execPath}" "${BIN}" download --help | true; echo "exit=\${PIPESTATUS[0]}"`], { encoding: "utf8" });
+    expect(piped.stdout.trim()).toBe("exit=0");
+    expect(piped.stderr).not.toMatch(/EPIPE|\n\s+at /);
   });
 });
 
