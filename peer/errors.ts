@@ -75,6 +75,8 @@ export const Errors = {
   invalidPeer: err("INVALID_PEER", "usage"),
   /** A share link (magnet:?xt=urn:sha1:...) that is malformed or names what it may not. */
   invalidLink: err("INVALID_LINK", "usage"),
+  /** `--qr` for a link longer than any QR code holds. */
+  linkTooLongForQr: err("LINK_TOO_LONG_FOR_QR", "usage"),
   fileNotFound: err("FILE_NOT_FOUND", "not_found"),
   notAFile: err("NOT_A_FILE", "usage"),
   unreadable: err("FILE_UNREADABLE", "io"),

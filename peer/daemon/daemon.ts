@@ -190,7 +190,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   /** How many peers each source named to this daemon's downloads: per tracker, and per other kind. */
   const peersFrom = new Map<string, number>();
   const countPeers = (source: string, peers: number): void => {
-    const name = source.startsWith("tracker:") ? source : sourceKind(source);
+    // A share link's trackers count as the link: the daemon's own trackers are the ones shown one by one.
+    const own = trackers.some((tracker) => source === `tracker:${tracker.baseUrl}`);
+    const name = own ? source : source.startsWith("tracker:") ? "link" : sourceKind(source);
     peersFrom.set(name, (peersFrom.get(name) ?? 0) + peers);
   };
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);

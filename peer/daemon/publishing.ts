@@ -9,6 +9,8 @@ import type { Announcers } from "./announcers.js";
  */
 export class Publishing {
   private readonly published = new Set<string>();
+  /** Once closed (the daemon stopping), nothing new is published: a download finishing meanwhile stays unannounced. */
+  private closed = false;
 
   constructor(
     readonly trackers: Announcers,
@@ -36,6 +38,7 @@ export class Publishing {
   }
 
   close(): void {
+    this.closed = true;
     this.trackers.close();
   }
 
@@ -57,6 +60,7 @@ export class Publishing {
   }
 
   private publish(sha1: string): void {
+    if (this.closed) return;
     this.published.add(sha1);
     for (const discovery of this.discoveries) discovery.publish(sha1);
   }

@@ -1,11 +1,13 @@
 import DHT from "bittorrent-dht";
 import { createHash } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { mkdir } from "node:fs/promises";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import { hostPort } from "../../common/ip.js";
 import type { FoundPeer } from "../sources/candidate-table.js";
 import { mayPointAt } from "../sources/address-scope.js";
+import { dialable, validPort } from "../sources/peer-address.js";
 import type { PeerSource } from "../sources/peer-finder.js";
 import { AnnounceSchedule, DEFAULT_SCHEDULE, type ScheduleTiming } from "./dht/announce-schedule.js";
 import { guardedSocket, guardIncoming, type PacketCounts } from "./dht/guarded-socket.js";
@@ -86,9 +88,10 @@ export async function startDht(settings: DhtSettings, context: DiscoveryContext)
   }
   const discovery = new DhtDiscovery(dht, rules, counts, routingPath, context, settings.schedule ?? DEFAULT_SCHEDULE, settings.limits ?? DEFAULT_DHT_LIMITS);
   const bound = dht.address();
-  context.log(
-    `DHT on UDP ${hostPort(bound.address, bound.port)}, joining through ${bootstrap.join(", ")}${routing.nodes.length > 0 ? ` and ${routing.nodes.length} saved nodes` : ""}${rules.readOnly ? " (read-only)" : ""}`,
-  );
+  // A daemon says where its DHT is; a download without one (read-only, for seconds) says nothing.
+  if (!rules.readOnly) {
+    context.log(`DHT on UDP ${hostPort(bound.address, bound.port)}, joining through ${bootstrap.join(", ")}${routing.nodes.length > 0 ? ` and ${routing.nodes.length} saved nodes` : ""}`);
+  }
   return discovery;
 }
 
@@ -98,7 +101,8 @@ class DhtDiscovery implements Discovery {
   private readonly schedule: AnnounceSchedule;
   /** Files published beyond the schedule's limit. */
   private readonly left = new Set<string>();
-  private readonly lookups = new Map<string, Promise<FoundPeer[]>>();
+  /** The look-ups on their way, by key (hex): one per file, shared by the downloads asking. */
+  private readonly lookups = new Map<string, Lookup>();
   private readonly closing = new AbortController();
   private readonly joined: Promise<void>;
   private announcing = 0;
@@ -116,6 +120,8 @@ class DhtDiscovery implements Discovery {
     private readonly limits: DhtLimits,
   ) {
     this.schedule = new AnnounceSchedule(limits.files, timing);
+    // Each look-up on its way and each download asking listens for the close: more than Node's default 10.
+    setMaxListeners(4 * limits.lookups + 16, this.closing.signal);
     // A DHT look-up that finds nobody is only what it found so far: a download waits (--wait) and asks again.
     this.source = { name: "dht", final: false, find: (sha1, signal) => this.find(sha1, signal) };
     this.joined = new Promise<void>((resolve) => {
@@ -125,6 +131,8 @@ class DhtDiscovery implements Discovery {
     void this.joined.then(() => this.pump());
     // Later socket errors (EACCES on a send, say) are the library's to retry; they show in status().
     dht.on("error", (error: Error) => (this.lastError = error.message));
+    // One listener for every look-up (a listener each would pass Node's limit of 10 with 16 look-ups).
+    dht.on("peer", (peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string } | null) => this.onPeer(peer, infoHash, from));
     this.timers = [setInterval(() => this.pump(), PUMP_MS), setInterval(() => void this.save(), SAVE_MS)];
     for (const timer of this.timers) timer.unref();
   }
@@ -167,40 +175,53 @@ class DhtDiscovery implements Discovery {
     return this.closed;
   }
 
+  /**
+   * The peers the DHT names for a file within a bounded time: as soon as one is found, those that come
+   * within FIND_GATHER_MS more; otherwise what the look-up found when it ends or after FIND_LIMIT_MS. The
+   * recursive look-up itself runs on (a traversal of the public DHT can take tens of seconds), and the next
+   * ask, by this download's next round or another's, takes what it found meanwhile.
+   */
   private async find(sha1: string, signal: AbortSignal): Promise<FoundPeer[]> {
     const stop = AbortSignal.any([signal, this.closing.signal]);
-    await untilAborted(this.joined, stop);
-    const key = dhtKey(sha1).toString("hex");
-    let lookup = this.lookups.get(key);
-    if (lookup === undefined) {
-      if (this.lookups.size >= this.limits.lookups) throw new Error(`the DHT is busy (${this.lookups.size} look-ups on their way)`);
-      lookup = this.lookup(Buffer.from(key, "hex")).finally(() => this.lookups.delete(key));
-      this.lookups.set(key, lookup);
-    }
-    return untilAborted(lookup, stop);
+    const started = Date.now();
+    await untilAborted(within(this.joined, FIND_LIMIT_MS), stop);
+    // Not joined yet (its bootstrap nodes silent): a failure for now, which the next round asks again.
+    if (!this.dht.ready || this.dht.toJSON().nodes.length === 0) throw new Error(`not joined: no DHT node answered within ${FIND_LIMIT_MS / 1000} s`);
+    const key = dhtKey(sha1);
+    const lookup = this.lookupOf(key);
+    const left = Math.max(0, FIND_LIMIT_MS - (Date.now() - started));
+    await untilAborted(lookup.settled(left, FIND_GATHER_MS), stop);
+    return [...lookup.found.values()];
   }
 
-  /** One recursive look-up of a key: the peers the nodes name, in reach and within the cap. */
-  private lookup(key: Buffer): Promise<FoundPeer[]> {
-    return new Promise((resolve) => {
-      const found = new Map<string, FoundPeer>();
-      const onPeer = (peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string } | null): void => {
-        if (!infoHash.equals(key) || found.size >= this.limits.peersPerLookup) return;
-        // A node may only name peers at least as far away as itself (a public node never names loopback).
-        const by = from?.address ?? from?.host;
-        if (!inReach(this.rules, peer.host) || (by !== undefined && !mayPointAt(by, peer.host))) return;
-        found.set(hostPort(peer.host, peer.port), { host: peer.host, port: peer.port, complete: false });
-      };
-      const end = (): void => {
-        this.dht.off("peer", onPeer);
-        this.closing.signal.removeEventListener("abort", end);
-        resolve([...found.values()]);
-      };
-      this.dht.on("peer", onPeer);
-      // A destroyed DHT never ends its look-ups: closing ends them with what they found.
-      this.closing.signal.addEventListener("abort", end, { once: true });
-      this.dht.lookup(key, end);
-    });
+  /** The look-up of a key on its way, or a new one; throws when FIND_LIMIT of them are already running. */
+  private lookupOf(key: Buffer): Lookup {
+    const hex = key.toString("hex");
+    const running = this.lookups.get(hex);
+    if (running !== undefined) return running;
+    if (this.lookups.size >= this.limits.lookups) throw new Error(`the DHT is busy (${this.lookups.size} look-ups on their way)`);
+    const lookup = new Lookup();
+    this.lookups.set(hex, lookup);
+    const end = (): void => {
+      this.closing.signal.removeEventListener("abort", end);
+      if (this.lookups.get(hex) === lookup) this.lookups.delete(hex);
+      lookup.end();
+    };
+    // A destroyed DHT never ends its look-ups: closing ends them with what they found.
+    this.closing.signal.addEventListener("abort", end, { once: true });
+    this.dht.lookup(key, end);
+    return lookup;
+  }
+
+  /** A peer some node named: kept by the look-up of its key when in reach and within the cap. */
+  private onPeer(peer: { host: string; port: number }, infoHash: Buffer, from: { address?: string; host?: string } | null): void {
+    const lookup = this.lookups.get(infoHash.toString("hex"));
+    if (lookup === undefined || lookup.found.size >= this.limits.peersPerLookup) return;
+    // A node may only name peers at least as far away as itself (a public node never names loopback), and
+    // only addresses and ports one can dial.
+    const by = from?.address ?? from?.host;
+    if (!dialable(peer.host) || !validPort(peer.port) || !inReach(this.rules, peer.host) || (by !== undefined && !mayPointAt(by, peer.host))) return;
+    lookup.add({ host: peer.host, port: peer.port, complete: false });
   }
 
   /** Starts the announces that are due, a few at a time, once the DHT is joined. */
@@ -226,6 +247,63 @@ class DhtDiscovery implements Discovery {
     } catch (error) {
       this.context.log(`DHT: could not save its routing table to ${this.routingPath}: ${(error as Error).message}`);
     }
+  }
+}
+
+/** How long a download's ask of the DHT lasts at most, the join included; and how long it gathers after a first peer. */
+const FIND_LIMIT_MS = 3000;
+const FIND_GATHER_MS = 250;
+
+/** The peers one recursive look-up has found so far, and a way to wait for a first one. */
+class Lookup {
+  readonly found = new Map<string, FoundPeer>();
+  private ended = false;
+  private readonly waiters = new Set<() => void>();
+
+  add(peer: FoundPeer): void {
+    const key = hostPort(peer.host, peer.port);
+    if (this.found.has(key)) return;
+    this.found.set(key, peer);
+    if (this.found.size === 1) this.wake();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake();
+  }
+
+  /** Resolves `gatherMs` after the first peer (at once if found earlier), when the look-up ends, or after `limitMs`. */
+  settled(limitMs: number, gatherMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      let limit: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        clearTimeout(limit);
+        this.waiters.delete(first);
+        resolve();
+      };
+      const first = (): void => {
+        if (this.ended) return done();
+        clearTimeout(limit);
+        limit = setTimeout(done, gatherMs);
+      };
+      if (this.ended || this.found.size > 0) return done();
+      this.waiters.add(first);
+      limit = setTimeout(done, limitMs);
+    });
+  }
+
+  private wake(): void {
+    for (const waiter of [...this.waiters]) waiter();
+  }
+}
+
+/** Resolves when `promise` does or after `ms`, whichever is first; leaves no timer behind. */
+async function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

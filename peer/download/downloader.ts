@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { unlink } from "node:fs/promises";
 import { CHUNK_SIZE } from "../../common/constants.js";
-import { fromFsError } from "../errors.js";
+import { Errors, fromFsError } from "../errors.js";
 import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/manifest.js";
 import { decodeBitfield, DownloadJournal, loadDownload, readJournal } from "../state/download-state.js";
 import type { Share, ShareRegistry } from "../state/share-registry.js";
@@ -163,7 +163,8 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
   if (record !== null && inPlace !== null) return settledEarlier(record.manifest, inPlace);
   const signal = options.signal;
   const sources = [
-    ...trackers.map((client) => new TrackerPeerSource(client)),
+    ...options.trackers.map((client) => new TrackerPeerSource(client)),
+    ...trackers.slice(options.trackers.length).map((client) => new TrackerPeerSource(client, undefined, true)),
     ...userSources(options.peers),
     ...userSources(options.link?.peers, "link"),
     ...(options.sources ?? []),
@@ -183,6 +184,22 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     const recordedId = await unlessCancelled(withinOrNull(recording, MANIFEST_ID_GRACE_MS), signal);
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
     const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, listed, limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
+    const linkedSize = options.link?.size;
+    if (linkedSize !== undefined && manifest.size !== linkedSize) {
+      throw Errors.manifestMismatch(`the peers' manifest of ${sha1} says ${manifest.size} bytes; the share link says ${linkedSize}`, "the link or the peers are wrong: ask the sharer for the link again");
+    }
+    // Taken without the tracker's id (none answered in time): if one answers later with another id, the
+    // manifest came from a peer that lied, and the download stops rather than fetch chunks that cannot match.
+    const lateCheck = new AbortController();
+    const late: { id: string | null } = { id: null };
+    if (recordedId === null && linkedId === null && record === null) {
+      void recording.then((id) => {
+        if (id !== null && id !== idOf(manifest)) {
+          late.id = id;
+          lateCheck.abort();
+        }
+      });
+    }
     const destination = await resolveDestination(options.output ?? (record === null ? undefined : record.destination), manifest.name, sha1);
     // Already the file (a run stopped in its last steps): settled as downloaded rather than refused.
     if (!options.force) {
@@ -214,8 +231,14 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
       await store.close();
       throw fromFsError(error, partPath, "resuming the partial file");
     }
-    const run = new Run(options, manifest, destination, partPath, store, journal, pool, resumed, limits, noPeersBudgetMs);
-    return await run.execute();
+    const runSignal = signal === undefined ? lateCheck.signal : AbortSignal.any([signal, lateCheck.signal]);
+    const run = new Run({ ...options, signal: runSignal }, manifest, destination, partPath, store, journal, pool, resumed, limits, noPeersBudgetMs);
+    try {
+      return await run.execute();
+    } catch (error) {
+      if (late.id !== null) throw Errors.manifestMismatch(`the manifest of ${sha1} a peer sent is not the one a tracker recorded (${late.id})`, "run the same command again: it takes the recorded one");
+      throw error;
+    }
   } finally {
     lookups.abort();
     pool.close();

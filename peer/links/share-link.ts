@@ -2,6 +2,7 @@ import { isSha256Hex, normalizeSha1 } from "../../common/ids.js";
 import { Errors } from "../errors.js";
 import { parsePeerAddress, type PeerEndpoint } from "../sources/peer-address.js";
 import { trackerUrlOrNull } from "../tracker-client/tracker-url.js";
+import { isIP } from "node:net";
 import { hostPort } from "../../common/ip.js";
 import { base32Decode, base32Encode } from "./base32.js";
 
@@ -27,12 +28,16 @@ export interface ShareLink {
 /** What a link may carry at most: a longer one is refused whole, not cut. */
 export const LINK_LIMITS = { chars: 8192, trackers: 10, peers: 20, name: 1024 } as const;
 
+/**
+ * The link's text. It carries at most the first LINK_LIMITS trackers and peers (a daemon may have more
+ * trackers), so that every link made here reads back; a name too long is left out (the manifest has it).
+ */
 export function formatShareLink(link: ShareLink): string {
   const parts = [`xt=urn:sha1:${base32Encode(Buffer.from(link.sha1, "hex"))}`];
-  if (link.name !== undefined) parts.push(`dn=${encodeURIComponent(link.name)}`);
+  if (link.name !== undefined && link.name.length > 0 && link.name.length <= LINK_LIMITS.name) parts.push(`dn=${encodeURIComponent(link.name)}`);
   if (link.size !== undefined) parts.push(`xl=${link.size}`);
-  for (const tracker of link.trackers) parts.push(`tr=${encodeURIComponent(tracker)}`);
-  for (const peer of link.peers) parts.push(`x.pe=${encodeURIComponent(hostPort(peer.host, peer.port))}`);
+  for (const tracker of link.trackers.slice(0, LINK_LIMITS.trackers)) parts.push(`tr=${encodeURIComponent(tracker)}`);
+  for (const peer of link.peers.slice(0, LINK_LIMITS.peers)) parts.push(`x.pe=${encodeURIComponent(hostPort(peer.host, peer.port))}`);
   if (link.manifestId !== undefined) parts.push(`x.mi=${link.manifestId}`);
   return `magnet:?${parts.join("&")}`;
 }
@@ -88,6 +93,7 @@ export function parseShareLink(raw: string): ShareLink {
   for (const raw of trackers) {
     const url = trackerUrlOrNull(raw);
     if (url === null) throw bad(`its tracker ${JSON.stringify(raw.slice(0, 200))} is not an http(s) tracker URL`);
+    if (linkLocal(new URL(url).hostname.replace(/^\[(.*)\]$/, "$1"))) throw bad(`its tracker ${JSON.stringify(raw)} is at a link-local address`);
     if (!link.trackers.includes(url)) link.trackers.push(url);
   }
   const peers = params.getAll("x.pe");
@@ -95,6 +101,7 @@ export function parseShareLink(raw: string): ShareLink {
   for (const raw of peers) {
     const peer = parsePeerAddress(raw);
     if (peer === null) throw bad(`its peer (x.pe) ${JSON.stringify(raw.slice(0, 200))} is not IP:port`);
+    if (linkLocal(peer.host)) throw bad(`its peer (x.pe) ${JSON.stringify(raw)} is a link-local address (169.254.0.0/16, fe80::/10), where no sharer is and cloud machines keep their metadata service`);
     if (!link.peers.some((p) => p.host === peer.host && p.port === peer.port)) link.peers.push(peer);
   }
   const manifestId = params.get("x.mi");
@@ -103,6 +110,12 @@ export function parseShareLink(raw: string): ShareLink {
     link.manifestId = manifestId.toLowerCase();
   }
   return link;
+}
+
+/** 169.254.0.0/16 and fe80::/10: never a sharer's or a tracker's address in a link. */
+function linkLocal(host: string): boolean {
+  if (isIP(host) === 4) return host.startsWith("169.254.");
+  return isIP(host) === 6 && /^fe[89ab][0-9a-f]:/i.test(host);
 }
 
 function bytesToHex(bytes: Uint8Array | null): string | null {

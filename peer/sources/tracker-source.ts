@@ -1,4 +1,5 @@
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
+import { mayPointAt } from "./address-scope.js";
 import type { FoundPeer } from "./candidate-table.js";
 import type { PeerSource } from "./peer-finder.js";
 
@@ -7,16 +8,25 @@ export class TrackerPeerSource implements PeerSource {
   readonly final = true;
   readonly name: string;
 
+  /**
+   * `scoped`: a tracker a share link named (a stranger's, perhaps), whose peers must reach at least as far
+   * as the tracker itself (address-scope.ts): one on the internet cannot point this machine at its own
+   * loopback or local network. The user's own trackers are trusted as given.
+   */
   constructor(
     readonly client: TrackerClient,
     private readonly limit = 50,
+    private readonly scoped = false,
   ) {
     this.name = `tracker:${client.baseUrl}`;
   }
 
   async find(sha1: string, signal: AbortSignal): Promise<FoundPeer[]> {
     const reply = await this.client.peers(sha1, this.limit, signal);
-    return reply.peers.map((peer) => ({ host: peer.ip, port: peer.port, complete: peer.complete }));
+    const from = new URL(this.client.baseUrl).hostname.replace(/^\[(.*)\]$/, "$1");
+    return reply.peers
+      .filter((peer) => !this.scoped || mayPointAt(from, peer.ip))
+      .map((peer) => ({ host: peer.ip, port: peer.port, complete: peer.complete }));
   }
 }
 

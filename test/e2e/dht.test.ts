@@ -159,6 +159,17 @@ describe("the DHT", () => {
     expect(report.peers).toContainEqual(expect.objectContaining({ host: "127.0.70.10", source: "dht" }));
   });
 
+  it("a download the DHT cannot help is bounded by --wait: a silent bootstrap node holds no round up more than 3 s", async () => {
+    const started = Date.now();
+    // Nothing answers at 127.0.70.99: the DHT never joins. The tracker knows nobody.
+    const result = await runCli(["--tracker", trackerUrl, "--data-dir", join(dir.path, "silent"), "download", "b".repeat(40), "--no-seed", "--bind", "127.0.70.30", "--dht-bootstrap", `127.0.70.99:${NODE_PORT}`, "--wait", "1"], { env: dhtOn });
+    const elapsed = Date.now() - started;
+    expect(result.code, result.stderr).toBe(4);
+    expect(result.stderr).toContain("dht: not joined: no DHT node answered within 3 s");
+    expect(result.stderr).not.toContain("DHT on UDP");
+    expect(elapsed).toBeLessThan(4800);
+  });
+
   it("is off where the test config turns it off: no dht source in a daemon's status", async () => {
     const daemon = await daemonAt("127.0.70.40", "dht-off", {});
     expect((await sources(daemon)).map((source) => source.name)).not.toContain("dht");

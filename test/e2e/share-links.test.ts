@@ -1,3 +1,4 @@
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli, startCli, startDaemon, type Daemon } from "../helpers/cli.js";
@@ -20,10 +21,34 @@ const daemons: Daemon[] = [];
 const deadTracker = async (): Promise<string> => `http://127.0.72.250:${await freePort()}`;
 
 /**
- * A receiver given only a link: no --tracker, so the CLI uses P2P_TRACKER or its default (nobody runs either
- * here); the link's tracker and peer are what find the file.
+ * A receiver given only a link: no --tracker, and its own tracker setting names a tracker nobody runs; the
+ * link's tracker and peer are what find the file.
  */
-const noTrackerEnv = {};
+const noTrackerEnv = { P2P_TRACKER: "http://127.0.72.251:9" };
+
+/**
+ * A tracker of its own (the boundary, stubbed): it lists `peer` for any file at once, and answers the
+ * file's record, with another manifest id than the real one, only after `lateMs`.
+ */
+async function lateLyingTracker(peer: { ip: string; port: number }, lateMs: number): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = createServer((req, res) => {
+    const path = req.url ?? "";
+    const send = (body: unknown): void => void res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+    if (/\/peers/.test(path)) return send({ interval: 60, peers: [{ peerId: "stub", ip: peer.ip, port: peer.port, complete: true }] });
+    const sha1 = /\/v1\/files\/([0-9a-f]{40})$/.exec(path)?.[1];
+    if (sha1 === undefined) return void res.writeHead(404).end();
+    setTimeout(() => send({ sha1, file: { name: "x", size: 1, chunkSize: 1048576, manifestId: "f".repeat(64) }, complete: 1, incomplete: 0 }), lateMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.72.3", resolve));
+  const address = server.address();
+  return {
+    url: `http://127.0.72.3:${typeof address === "object" && address !== null ? address.port : 0}`,
+    close: () => new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -119,6 +144,25 @@ describe("share links", () => {
     const ended = await serving.done;
     expect(ended.code).toBe(0);
     expect(ended.stderr).toContain(`warning: none of the trackers (${first}, ${second}) took the announce; shared all the same`);
+  });
+
+  it("a manifest taken before the tracker's id came (it was slow) is dropped when the id, come late, differs", async () => {
+    const sharer = await startDaemon("127.0.72.12", join(dir.path, "sharer-slow"), tracker.url, undefined, ["--max-upload-rate", "256k"]);
+    daemons.push(sharer);
+    const source = join(dir.path, "slow.bin");
+    const sha1 = await randomFile(source, 2 * MiB);
+    expect((await runCli(["--data-dir", sharer.dataDir, "share", source])).code).toBe(0);
+    const stub = await lateLyingTracker({ ip: "127.0.72.12", port: sharer.port }, 3000);
+    try {
+      const result = await runCli(["--tracker", stub.url, "--data-dir", join(dir.path, "receiver-slow"), "download", sha1, "-o", join(dir.path, "slow-out.bin"), "--bind", "127.0.72.23", "--json"]);
+      // The file (2 MiB at 256 KiB/s) takes 8 s: the id lands 3 s in, mid-download.
+      expect(result.code, result.stderr).toBe(5);
+      expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { code: "MANIFEST_MISMATCH" } });
+      expect(result.stderr).toContain(`not the one a tracker recorded (${"f".repeat(64)})`);
+      expect(result.ms).toBeLessThan(7000);
+    } finally {
+      await stub.close();
+    }
   });
 
   it("a download that finds nobody asks every source again for --wait seconds, then names what each said", async () => {

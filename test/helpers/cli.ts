@@ -6,6 +6,9 @@ import { fileURLToPath } from "node:url";
 
 export const BIN = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bin", "p2p.js");
 
+/** A line of a stack trace (`    at run (file:///.../x.js:12:7)`), which a user must never see; help text may wrap to a line that starts with "at". */
+export const STACK_FRAME = /^\s+at .*:\d+:\d+\)?$/m;
+
 export interface CliResult {
   code: number | null;
   signal: NodeJS.Signals | null;

@@ -3,7 +3,7 @@ import jsqr from "jsqr";
 import { describe, expect, it } from "vitest";
 import { P2PError } from "../../peer/errors.js";
 import { base32Decode, base32Encode } from "../../peer/links/base32.js";
-import { qrModules } from "../../peer/links/qr.js";
+import { QR_MAX_BYTES, qrModules, qrTerminal } from "../../peer/links/qr.js";
 import { formatShareLink, LINK_LIMITS, parseShareLink, type ShareLink } from "../../peer/links/share-link.js";
 
 const sha1 = "a593bdd3c93ea5422ea99971efd4d54775f76999";
@@ -100,7 +100,7 @@ describe("share links", () => {
 
   it("its QR code decodes to the link itself", () => {
     const text = formatShareLink(full);
-    const modules = qrModules(text);
+    const modules = qrModules(text)!;
     const scale = 4;
     const size = modules.length * scale;
     const pixels = new Uint8ClampedArray(size * size * 4);
@@ -111,5 +111,38 @@ describe("share links", () => {
       }
     }
     expect(decodeQr(pixels, size, size)?.data).toBe(text);
+  });
+});
+
+describe("share links at their limits", () => {
+  it("a daemon with more trackers than a link holds makes a link that reads back, with the first ten", () => {
+    const trackers = Array.from({ length: 12 }, (_, i) => `http://127.0.0.${i + 1}:8787`);
+    const link = parseShareLink(formatShareLink({ sha1, trackers, peers: [] }));
+    expect(link.trackers).toEqual(trackers.slice(0, LINK_LIMITS.trackers));
+  });
+
+  it("refuses link-local peers and trackers (where cloud machines keep their metadata service)", () => {
+    expect(invalid(`magnet:?xt=urn:sha1:${sha1}&x.pe=169.254.169.254:80`)).toContain("link-local");
+    expect(invalid(`magnet:?xt=urn:sha1:${sha1}&x.pe=${encodeURIComponent("[fe80::1]:80")}`)).toContain("link-local");
+    expect(invalid(`magnet:?xt=urn:sha1:${sha1}&tr=${encodeURIComponent("http://169.254.169.254")}`)).toContain("link-local");
+  });
+
+  it("a link too long for error correction M gets an L code that decodes; one too long for any is a typed error", () => {
+    const long = `magnet:?xt=urn:sha1:${sha1}&dn=${"x".repeat(2500)}`;
+    const modules = qrModules(long);
+    expect(modules).not.toBeNull();
+    const scale = 3;
+    const size = modules!.length * scale;
+    const pixels = new Uint8ClampedArray(size * size * 4);
+    for (let y = 0; y < size; y += 1) {
+      for (let x = 0; x < size; x += 1) {
+        const value = modules![Math.floor(y / scale)]![Math.floor(x / scale)]! ? 0 : 255;
+        pixels.set([value, value, value, 255], (y * size + x) * 4);
+      }
+    }
+    expect(decodeQr(pixels, size, size)?.data).toBe(long);
+    const tooLong = `${long}${"y".repeat(QR_MAX_BYTES)}`;
+    expect(qrModules(tooLong)).toBeNull();
+    expect(() => qrTerminal(tooLong)).toThrow(expect.objectContaining({ code: "LINK_TOO_LONG_FOR_QR" }));
   });
 });

@@ -3,9 +3,8 @@ import { access, constants, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { controlJson, daemonRunning } from "../../daemon/control-client.js";
 import { startDaemon } from "../../daemon/daemon.js";
-import { Errors, fromFsError } from "../../errors.js";
+import { Errors, fromFsError, P2PError } from "../../errors.js";
 import { globals, printJson } from "../context.js";
-import { formatShareLink, parseShareLink, type ShareLink } from "../../links/share-link.js";
 import { qrTerminal } from "../../links/qr.js";
 import { checkListenAddress, isLoopback } from "../local-addresses.js";
 import { addServeOptions, daemonSettings, serveUntilSignal, type ServeOptions } from "./daemon.js";
@@ -34,15 +33,25 @@ async function checkShareable(path: string): Promise<void> {
 
 /**
  * How another machine gets the file: the link carries the trackers (and this daemon's address when it has
- * one), so it is all a receiver needs. A link that names only loopback trackers and peers works on this
- * machine alone, which is said.
+ * one), so it is all a receiver needs. A link whose trackers are all loopback works on this machine alone,
+ * which is said.
  */
-function downloadHint(link: ShareLink): string {
-  const command = `p2p download '${formatShareLink(link)}'`;
-  const hosts = [...link.trackers.map((url) => new URL(url).hostname.replace(/^\[(.*)\]$/, "$1")), ...link.peers.map((peer) => peer.host)];
-  return hosts.length > 0 && hosts.every((host) => isLoopback(host))
+function downloadHint(link: string, trackers: readonly string[]): string {
+  const command = `p2p download '${link}'`;
+  const loopback = trackers.length > 0 && trackers.every((url) => isLoopback(new URL(url).hostname.replace(/^\[(.*)\]$/, "$1")));
+  return loopback
     ? `download it with: ${command} (this machine only: for other machines, serve the tracker on an address they reach, e.g. p2p up --tracker-host 0.0.0.0)`
     : `download it elsewhere with: ${command}`;
+}
+
+/** The QR code of a link; the file is shared either way, so a link too long for one is only said. */
+function qrOrWhyNot(link: string): string {
+  try {
+    return qrTerminal(link);
+  } catch (error) {
+    if (error instanceof P2PError) return `p2p: no QR code: ${error.message}\n`;
+    throw error;
+  }
 }
 
 /** The warning of a share no tracker took: it is shared all the same, and announced as soon as one answers. */
@@ -69,8 +78,8 @@ export function registerShare(program: Command, stop?: AbortSignal): void {
       else process.stdout.write(`${reply.sha1}\n`);
       process.stderr.write(`p2p: sharing ${reply.name} (${reply.size} bytes)\n`);
       if (!reply.announced) process.stderr.write(`p2p: ${unannouncedWarning(announcedTo)}\n`);
-      process.stderr.write(`p2p: ${downloadHint(parseShareLink(reply.link))}\n`);
-      if (options.qr === true) process.stderr.write(qrTerminal(reply.link));
+      process.stderr.write(`p2p: ${downloadHint(reply.link, announcedTo)}\n`);
+      if (options.qr === true) process.stderr.write(qrOrWhyNot(reply.link));
     };
     if (await daemonRunning(dataDir)) {
       // The daemon announces to its own trackers, whatever --tracker says: those are the ones to name.
