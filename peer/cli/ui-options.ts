@@ -31,9 +31,12 @@ function offByEnv(name: string): boolean {
   return value === "off" || value === "0" || value === "false" || value === "no";
 }
 
-/** The dashboard's settings, or undefined for none: the flags, then the environment, then the defaults. */
+/**
+ * The dashboard's settings, or undefined for none: the flags, then the environment, then the defaults. A
+ * `--ui-port` on the command line turns it on even where P2P_UI=off (a test run's default).
+ */
 export function uiSettings(flags: UiFlags): { port: number; allowHosts: string[] } | undefined {
-  if (!flags.ui || offByEnv("P2P_UI")) return undefined;
+  if (!flags.ui || (flags.uiPort === undefined && offByEnv("P2P_UI"))) return undefined;
   const envPort = process.env["P2P_UI_PORT"];
   const port = flags.uiPort ?? (envPort === undefined || envPort.trim() === "" ? DEFAULT_UI_PORT : parsePort(envPort.trim()));
   const allowHosts = flags.uiAllowHost ?? (process.env["P2P_UI_ALLOW_HOST"] ?? "").split(",").filter((h) => h.trim() !== "").reduce<string[]>((list, raw) => parseAllowHost(raw, list), []);

@@ -357,10 +357,12 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           log(`finished ${reply.path}`);
         },
         (error: unknown) => {
+          // Paused or cancelled before its first sign of life: that is what the request is answered.
+          if (error instanceof P2PError && error.code === "CANCELLED" && !stopping.signal.aborted) answer("stopped");
           if (!answered) {
             answered = true;
             clearTimeout(timer);
-            reject(error);
+            reject(error instanceof Error ? error : new Error(String(error)));
           } else log(`download of ${body.sha1} stopped: ${error instanceof Error ? error.message : String(error)}`);
         },
       );
@@ -494,7 +496,7 @@ async function resumeDownloads(
     const record = await loadDownload(dataDir, sha1);
     if (record === null) continue;
     if (await paused(sha1)) {
-      log(`the download of ${sha1} to ${record.destination} stays paused (resume it with \`p2p resume ${sha1}\` or from the dashboard)`);
+      log(`the download of ${sha1} to ${record.destination} stays paused (resume it from the dashboard: p2p ui)`);
       continue;
     }
     log(`resuming the download of ${sha1} to ${record.destination}`);

@@ -1,4 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { normalizeSha1 } from "../../common/ids.js";
 import { controlRoute, type ControlHandlers } from "../daemon/control-server.js";
 import { HttpError, sendError, sendJson } from "../server/http-reply.js";
@@ -47,6 +50,12 @@ function page(res: ServerResponse, status: number, title: string, text: string):
   res.end(body);
 }
 
+/** Where the page proposes to download into: ~/Downloads when there is one, else the home folder. */
+function downloadDir(): string {
+  const downloads = join(homedir(), "Downloads");
+  return existsSync(downloads) ? downloads : homedir();
+}
+
 const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 export async function startUiServer(options: UiOptions): Promise<UiServer> {
@@ -61,9 +70,9 @@ export async function startUiServer(options: UiOptions): Promise<UiServer> {
       const named = escapeHtml(String(req.headers.host ?? "(none)").slice(0, 200));
       return page(res, 403, "Host not allowed", `This dashboard answers only to loopback names (localhost, 127.0.0.1, [::1]); the request named <code>${named}</code>. To reach it by another name, start the daemon with <code>--ui-allow-host NAME</code> (env P2P_UI_ALLOW_HOST).`);
     }
-    const url = new URL(req.url ?? "/", "http://dashboard.invalid");
+    // The path as sent, not resolved: `//app.js` or `/a/../app.js` are not names in the static set.
+    const [path = "/", query = ""] = (req.url ?? "/").split("?", 2);
     const method = req.method ?? "GET";
-    const path = url.pathname;
     const reading = method === "GET" || method === "HEAD";
     const file = files.get(path);
     if (file !== undefined && reading) {
@@ -73,7 +82,7 @@ export async function startUiServer(options: UiOptions): Promise<UiServer> {
     }
     if (path === "/login" && method === "GET") {
       // The URL `p2p ui` prints: the secret becomes the cookie, and the address bar loses it at once.
-      const token = url.searchParams.get("token") ?? "";
+      const token = new URLSearchParams(query).get("token") ?? "";
       if (!isSecret(token, settings)) return page(res, 403, "Wrong or old link", "Run <code>p2p ui</code> again and open the URL it prints.");
       res.writeHead(303, { Location: "/", "Set-Cookie": sessionCookie(settings), "Content-Length": 0 });
       res.end();
@@ -84,7 +93,7 @@ export async function startUiServer(options: UiOptions): Promise<UiServer> {
       const refused = forgeryCheck(req, settings);
       if (refused !== null) throw new HttpError(403, "forbidden", refused);
     }
-    if (path === "/ui/session" && method === "GET") return sendJson(res, 200, { csrf: csrfToken(settings.secret) });
+    if (path === "/ui/session" && method === "GET") return sendJson(res, 200, { csrf: csrfToken(settings.secret), downloadDir: downloadDir() });
     if (path === "/ui/events" && method === "GET") return feed.open(res, {});
     const qr = /^\/ui\/qr\/([0-9a-fA-F]{40})\.svg$/.exec(path);
     if (qr !== null && method === "GET") {
