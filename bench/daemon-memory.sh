@@ -6,7 +6,7 @@
 # Usage: bash bench/daemon-memory.sh   (needs curl; about a minute; leaves nothing behind)
 set -euo pipefail
 # Nothing beyond this machine: no DHT (public bootstrap nodes by default), no LAN multicast.
-export P2P_DHT=off P2P_LAN_DISCOVERY=off
+export P2P_DHT=off P2P_LAN_DISCOVERY=off P2P_UI=off
 P="$(cd "$(dirname "$0")/.." && pwd)/bin/p2p.js"
 WORK="$(mktemp -d /tmp/p2p-daemon-memory-XXXXXX)"
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }

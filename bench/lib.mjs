@@ -10,6 +10,8 @@ export const benchDir = dirname(fileURLToPath(import.meta.url));
 // multicast, in every daemon and CLI they start.
 process.env.P2P_DHT = "off";
 process.env.P2P_LAN_DISCOVERY = "off";
+// Nor a dashboard port (5002): many daemons run at once.
+process.env.P2P_UI = "off";
 export const rootDir = dirname(benchDir);
 
 /** The bench's load generators and reference servers live in bench/package.json, apart from the project's. */

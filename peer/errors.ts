@@ -83,6 +83,8 @@ export const Errors = {
   destinationExists: err("DESTINATION_EXISTS", "conflict"),
   unknownHash: err("UNKNOWN_HASH", "not_found"),
   notShared: err("NOT_SHARED", "not_found"),
+  /** Pause, resume or cancel of a file this daemon neither downloads nor has a paused download of. */
+  noSuchDownload: err("NO_SUCH_DOWNLOAD", "not_found"),
   noPeers: err("NO_PEERS", "network"),
   trackerUnreachable: err("TRACKER_UNREACHABLE", "network"),
   trackerRefused: err("TRACKER_REFUSED", "network"),

@@ -12,6 +12,7 @@ import { registerManage } from "./commands/manage.js";
 import { registerShare } from "./commands/share.js";
 import { registerTracker } from "./commands/tracker.js";
 import { registerUp } from "./commands/up.js";
+import { registerUi } from "./commands/ui.js";
 import { reportFailure } from "./fail.js";
 import { collect } from "./options.js";
 import { projectRoot } from "./local-tracker.js";
@@ -39,6 +40,7 @@ export function buildProgram(stop?: AbortSignal): Command {
   registerDaemon(program, stop);
   registerTracker(program, stop);
   registerUp(program, stop);
+  registerUi(program);
   return program;
 }
 

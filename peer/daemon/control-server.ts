@@ -4,6 +4,8 @@ import { normalizeSha1 } from "../../common/ids.js";
 import { Errors, P2PError } from "../errors.js";
 import { peerListFromJson, type PeerEndpoint } from "../sources/peer-address.js";
 import { parseShareLink, type ShareLink } from "../links/share-link.js";
+import { fileAsked } from "../links/file-asked.js";
+import { isAbsolute } from "node:path";
 import { HttpError, sendError, sendJson } from "../server/http-reply.js";
 
 /**
@@ -18,6 +20,14 @@ export interface ControlHandlers {
   removeShare(sha1: string): Promise<unknown>;
   /** Streams progress lines, then the result. */
   download(body: DownloadBody, emit: (event: unknown) => void, signal: AbortSignal): Promise<unknown>;
+  /** The daemon's downloads: running, paused and stopped ones, with progress and their peers. */
+  listDownloads(): Promise<unknown>;
+  /** Starts a download the daemon owns (not ended by the connection); answers once it has begun or failed. */
+  startDownload(body: DownloadBody): Promise<unknown>;
+  pauseDownload(sha1: string): Promise<unknown>;
+  resumeDownload(sha1: string): Promise<unknown>;
+  /** Stops a download and removes its partial file and record. */
+  cancelDownload(sha1: string): Promise<unknown>;
   /** The transfer limits (net/transfer-limits.ts), and a change of them. */
   limits(): unknown;
   setLimits(body: Record<string, unknown>): unknown;
@@ -77,7 +87,34 @@ function sha1Of(raw: unknown): string {
   return sha1;
 }
 
-async function route(req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers): Promise<void> {
+/**
+ * A download request's body. `file` (what a user typed: a SHA-1 or a share link, as `p2p download` takes it)
+ * may stand for `sha1` and `link`.
+ */
+function downloadRequest(body: Record<string, unknown>): DownloadBody {
+  const peers = peerListFromJson(body["peers"]);
+  const asked = typeof body["file"] === "string" && body["sha1"] === undefined ? fileAsked(body["file"]) : undefined;
+  const sha1 = asked?.sha1 ?? sha1Of(body["sha1"]);
+  const link = asked === undefined ? linkOf(body["link"], sha1) : asked.link;
+  const waitMs = waitOf(body["wait"]);
+  return {
+    sha1,
+    ...(peers === undefined ? {} : { peers }),
+    ...(link === undefined ? {} : { link }),
+    ...(waitMs === undefined ? {} : { waitMs }),
+    force: body["force"] === true,
+    seed: body["seed"] !== false,
+    ...(typeof body["output"] === "string" ? { output: body["output"] } : {}),
+  };
+}
+
+const DOWNLOAD_ACTION = /^\/v1\/downloads\/([^/]+)(?:\/(pause|resume))?$/;
+
+/**
+ * Every control route, whichever transport brought the request: the Unix socket here, or the dashboard's
+ * loopback port (peer/ui/ui-server.ts) behind its own checks.
+ */
+export async function controlRoute(req: IncomingMessage, res: ServerResponse, handlers: ControlHandlers): Promise<void> {
   const path = (req.url ?? "/").split("?")[0];
   const method = req.method ?? "GET";
   if (path === "/v1/status" && method === "GET") return sendJson(res, 200, handlers.status());
@@ -91,21 +128,22 @@ async function route(req: IncomingMessage, res: ServerResponse, handlers: Contro
   }
   const shareMatch = /^\/v1\/shares\/([^/]+)$/.exec(path ?? "");
   if (shareMatch !== null && method === "DELETE") return sendJson(res, 200, await handlers.removeShare(sha1Of(shareMatch[1])));
+  if (path === "/v1/downloads" && method === "GET") return sendJson(res, 200, await handlers.listDownloads());
+  const action = DOWNLOAD_ACTION.exec(path ?? "");
+  if (action !== null && method === (action[2] === undefined ? "DELETE" : "POST")) {
+    const sha1 = sha1Of(action[1]);
+    if (action[2] === "pause") return sendJson(res, 200, await handlers.pauseDownload(sha1));
+    if (action[2] === "resume") return sendJson(res, 200, await handlers.resumeDownload(sha1));
+    return sendJson(res, 200, await handlers.cancelDownload(sha1));
+  }
   if (path === "/v1/downloads" && method === "POST") {
     const body = await readBody(req);
-    const peers = peerListFromJson(body["peers"]);
-    const sha1 = sha1Of(body["sha1"]);
-    const link = linkOf(body["link"], sha1);
-    const waitMs = waitOf(body["wait"]);
-    const request: DownloadBody = {
-      sha1,
-      ...(peers === undefined ? {} : { peers }),
-      ...(link === undefined ? {} : { link }),
-      ...(waitMs === undefined ? {} : { waitMs }),
-      force: body["force"] === true,
-      seed: body["seed"] !== false,
-      ...(typeof body["output"] === "string" ? { output: body["output"] } : {}),
-    };
+    const request = downloadRequest(body);
+    if (body["detach"] === true) {
+      // Owned by the daemon: the output must not depend on where the daemon was started.
+      if (request.output !== undefined && !isAbsolute(request.output)) throw Errors.usage(`output must be an absolute path, not ${JSON.stringify(request.output)}`, "name a folder on the daemon's machine, such as /home/me/Downloads");
+      return sendJson(res, 200, await handlers.startDownload(request));
+    }
     const abort = new AbortController();
     res.on("close", () => abort.abort());
     res.writeHead(200, { "Content-Type": "application/x-ndjson" });
@@ -128,7 +166,7 @@ export async function startControlServer(socketPath: string, handlers: ControlHa
   // A socket file left by a daemon that was killed: nothing answers it (the caller checked), so it goes.
   await unlink(socketPath).catch(() => undefined);
   const server = createServer((req, res) => {
-    route(req, res, handlers).catch((error: unknown) => sendError(res, error));
+    controlRoute(req, res, handlers).catch((error: unknown) => sendError(res, error));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

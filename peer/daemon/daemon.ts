@@ -2,11 +2,12 @@ import type { Server } from "node:http";
 import { readdir } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import { hostPort } from "../../common/ip.js";
-import { download, downloadReply, type DownloadProgress, type DownloadReply } from "../download/downloader.js";
+import { download, downloadReply, type DownloadReply } from "../download/downloader.js";
 import { Errors, P2PError } from "../errors.js";
 import { createPublicServer } from "../server/public-server.js";
 import { shareIsIntact } from "../server/share-file.js";
 import { downloadsDir, loadDownload } from "../state/download-state.js";
+import { DownloadJobs } from "./download-jobs.js";
 import { ShareRegistry, type Share } from "../state/share-registry.js";
 import { TrackerClient } from "../tracker-client/tracker-client.js";
 import { Announcer, type InProgress } from "./announcer.js";
@@ -15,7 +16,9 @@ import { DEFAULT_UPLOAD_SLOTS, UploadSlots } from "../swarm/upload-slots.js";
 import { DEFAULT_SUPER_SEED, SuperSeed } from "../swarm/super-seed.js";
 import { Announcers } from "./announcers.js";
 import { daemonRunning, socketPath } from "./control-client.js";
-import { startControlServer, type DownloadBody } from "./control-server.js";
+import { startControlServer, type ControlHandlers, type DownloadBody } from "./control-server.js";
+import { startDashboard, UI_HOST } from "../ui/start-dashboard.js";
+import type { UiServer } from "../ui/ui-server.js";
 import { loadIdentity } from "./identity.js";
 import { makeShare } from "./make-share.js";
 import { TransferLimits } from "../net/transfer-limits.js";
@@ -45,6 +48,8 @@ export interface DaemonOptions {
   /** Bytes per second sent by the public port, and read by downloads; 0 or absent: no limit. */
   maxUploadRate?: number;
   maxDownloadRate?: number;
+  /** The dashboard (peer/ui/): its loopback port (0: any free one) and extra Host names; none when absent. */
+  ui?: { port: number; allowHosts: readonly string[] };
   /** The DHT and LAN discovery; both off when absent (the CLI turns them on by default). */
   discovery?: DiscoverySettings;
   log?: (line: string) => void;
@@ -64,9 +69,13 @@ const CANCELLED_DOWNLOAD_WAIT_MS = 5000;
 const MAX_SUPER_SEEDS = 16;
 /** The time limit of a `stopped` announce: a tracker that does not answer must not hold a stop for long. */
 const STOPPED_ANNOUNCE_LIMIT_MS = 2000;
+/** The longest a detached download request waits for the download's first sign of life before answering. */
+const DETACHED_ANSWER_MS = 5000;
 
 export interface RunningDaemon {
   publicPort: number;
+  /** The dashboard's port, or null without one. */
+  uiPort: number | null;
   registry: ShareRegistry;
   /** The share link of a file shared here: its trackers, and this daemon's address when it has one to give. */
   link(share: Share): string;
@@ -102,6 +111,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   const trackers = options.trackers.map((url) => new TrackerClient(url, localAddress));
 
   let uploadedBytes = 0;
+  /** Bytes sent of each file shared here (the dashboard's shares), and a count of their changes. */
+  const served = new Map<string, number>();
+  let servedChanges = 0;
   let downloadedBytes = 0;
   const limits = new TransferLimits(options.maxUploadRate, options.maxDownloadRate);
   /** Who this daemon exchanged chunks with, per file: its `/peers` answers (peer exchange). */
@@ -154,8 +166,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     slots,
     limiter: limits.upload,
     exchange: ledgerHooks(ledger),
-    onSent: (bytes) => {
+    onSent: (bytes, _client, sha1) => {
       uploadedBytes += bytes;
+      served.set(sha1, (served.get(sha1) ?? 0) + bytes);
+      servedChanges++;
     },
     onChanged: (share) => {
       if (!announcer.isAnnouncing(share.sha1)) return;
@@ -211,11 +225,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       peers: linkPeer === undefined ? [] : [{ host: linkPeer, port: publicPort }],
       manifestId: share.manifestId,
     });
-  /**
-   * The download of each file running now: its progress (null before the first), the signal of the request
-   * that asked for it (none for a resumed one), and its end.
-   */
-  const runs = new Map<string, { progress: DownloadProgress | null; request: AbortSignal | undefined; ended: Promise<void> }>();
+  /** The downloads running now, paused and ended (download-jobs.ts). */
+  const jobs = new DownloadJobs(options.dataDir);
 
   const addShare = async (path: string): Promise<{ share: Share; announced: boolean }> => {
     const share = await makeShare(path);
@@ -224,19 +235,18 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
 
   const runDownload = async (body: DownloadBody, emit?: (event: unknown) => void, signal?: AbortSignal, request?: AbortSignal): Promise<DownloadReply> => {
-    const previous = runs.get(body.sha1);
+    const previous = jobs.runs.get(body.sha1);
     if (previous !== undefined) {
       // Another command still waits for that download: this one is refused. One whose command is gone
-      // (its connection closed: Ctrl-C) is being cancelled, and its end is only a moment away.
-      if (previous.request?.aborted !== true) throw Errors.daemonRunning(`${body.sha1} is already being downloaded by this daemon`);
+      // (its connection closed: Ctrl-C), or that was paused, is being stopped, and its end is only a moment away.
+      if (previous.request?.aborted !== true && !previous.own.signal.aborted) throw Errors.daemonRunning(`${body.sha1} is already being downloaded by this daemon`);
       await settled(new Set([previous.ended]), CANCELLED_DOWNLOAD_WAIT_MS);
-      if (runs.has(body.sha1)) {
+      if (jobs.runs.has(body.sha1)) {
         throw Errors.daemonRunning(`${body.sha1} is already being downloaded by this daemon (an interrupted download of it is still stopping)`, "run the same command again in a moment");
       }
     }
-    let end = (): void => undefined;
-    const run = { progress: null as DownloadProgress | null, request, ended: new Promise<void>((resolve) => (end = resolve)) };
-    runs.set(body.sha1, run);
+    const { job, end } = jobs.begin(body, request);
+    const stop = signal === undefined ? job.own.signal : AbortSignal.any([signal, job.own.signal]);
     /**
      * While it runs, a download that will be shared serves the chunks it has and is announced with its
      * `left`, so that other downloaders use it; a `--no-seed` one does neither.
@@ -271,13 +281,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         ...(body.peers === undefined ? {} : { peers: body.peers }),
         ...(body.link === undefined ? {} : { link: body.link }),
         ...(body.waitMs === undefined ? {} : { waitMs: body.waitMs }),
-        onWaiting: (message) => emit?.({ type: "waiting", message }),
+        onWaiting: (message) => {
+          job.waiting = message;
+          emit?.({ type: "waiting", message });
+        },
+        onPeers: (peers) => (job.peers = peers),
         ...(body.output === undefined ? {} : { output: body.output }),
         ...(localAddress === undefined ? {} : { localAddress }),
-        ...(signal === undefined ? {} : { signal }),
+        signal: stop,
         ...(body.seed ? { serve } : {}),
         onProgress: (progress) => {
-          run.progress = progress;
+          jobs.progressed(job, progress);
           emit?.({ type: "progress", ...progress });
         },
       });
@@ -287,15 +301,16 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       downloading.delete(body.sha1);
       if (result.share !== null) void announcer.start(result.share, announced === undefined ? "started" : "completed");
       else if (announced !== undefined) void announcer.stop(announced);
+      jobs.finished(job, { path: result.path }, stopping.signal.aborted);
       return downloadReply(result, true);
     } catch (error) {
+      jobs.finished(job, { error }, stopping.signal.aborted);
       // Stopped or failed: no longer a peer of this swarm (unless the file is also shared here).
       const announced = downloading.get(body.sha1);
       downloading.delete(body.sha1);
       if (announced !== undefined && registry.get(body.sha1) === undefined && !stopping.signal.aborted) void announcer.stop(announced);
       throw error;
     } finally {
-      runs.delete(body.sha1);
       end();
     }
   };
@@ -324,7 +339,40 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     return run;
   };
 
-  const control = await startControlServer(socketPath(options.dataDir), {
+  /**
+   * A download the daemon owns (the dashboard's, `detach`): answered once it has begun (its first progress,
+   * or waiting for a first peer) or failed; after that it runs on whatever becomes of the request.
+   */
+  const startDetached = (body: DownloadBody): Promise<{ sha1: string; state: string }> =>
+    new Promise((resolve, reject) => {
+      let answered = false;
+      const answer = (state: string): void => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        resolve({ sha1: body.sha1, state });
+      };
+      const timer = setTimeout(() => answer("running"), DETACHED_ANSWER_MS);
+      runTracked(body, (event) => answer((event as { type?: string }).type === "waiting" ? "waiting" : "running")).then(
+        (reply) => {
+          answer("done");
+          log(`finished ${reply.path}`);
+        },
+        (error: unknown) => {
+          // Paused or cancelled before its first sign of life: that is what the request is answered.
+          if (error instanceof P2PError && error.code === "CANCELLED" && !stopping.signal.aborted) answer("stopped");
+          if (!answered) {
+            answered = true;
+            clearTimeout(timer);
+            reject(error instanceof Error ? error : new Error(String(error)));
+          } else log(`download of ${body.sha1} stopped: ${error instanceof Error ? error.message : String(error)}`);
+        },
+      );
+    });
+
+  /** The dashboard, once started: null without one (`--no-ui`, or its port taken). */
+  let ui: UiServer | null = null;
+  const handlers: ControlHandlers = {
     status: () => ({
       pid: process.pid,
       dataDir: options.dataDir,
@@ -340,7 +388,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       downloadedBytes,
       limits: limits.view(),
       memory: memory(),
-      downloads: [...runs.entries()].map(([sha1, { progress }]) => ({ sha1, ...progress })),
+      downloads: [...jobs.runs.entries()].map(([sha1, { progress }]) => ({ sha1, ...progress })),
+      ui: ui === null ? null : { host: UI_HOST, port: ui.port },
     }),
     listShares: async () =>
       Promise.all(
@@ -352,6 +401,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           intact: await shareIsIntact(share),
           announced: announcer.isAnnouncing(share.sha1),
           link: link(share),
+          servedBytes: served.get(share.sha1) ?? 0,
+          peers: ledger.list(share.sha1, Date.now(), 1000).length,
         })),
       ),
     addShare: async (path) => {
@@ -367,12 +418,28 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       return { sha1, removed: true };
     },
     download: (body, emit, signal) => runTracked(body, emit, signal),
+    listDownloads: () => jobs.list(),
+    startDownload: (body) => startDetached(body),
+    pauseDownload: (sha1) => jobs.pause(sha1),
+    resumeDownload: async (sha1) => {
+      const body = await jobs.resumeBody(sha1);
+      return body === null ? { sha1, state: "running" } : startDetached(body);
+    },
+    cancelDownload: (sha1) => jobs.cancel(sha1),
     limits: () => limits.view(),
     setLimits: (body) => limits.change(body),
-  });
+  };
+  const control = await startControlServer(socketPath(options.dataDir), handlers);
+  ui = options.ui === undefined ? null : await startDashboard(options.ui, options.dataDir, handlers, {
+    sharesChanges: () => registry.changes,
+    statsChanges: () => servedChanges,
+  }, (sha1) => {
+    const share = registry.get(sha1);
+    return share === undefined ? undefined : link(share);
+  }, log);
 
   for (const share of registry.list()) void announcer.start(share);
-  void resumeDownloads(options.dataDir, (sha1, seed) => runTracked({ sha1, force: false, seed }), log);
+  void resumeDownloads(options.dataDir, (sha1, seed) => runTracked({ sha1, force: false, seed }), log, (sha1) => jobs.isPaused(sha1));
 
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
@@ -382,12 +449,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       announcer.close();
       stopping.abort();
       control.close();
+      ui?.close();
       publicServer.close();
       publicServer.closeAllConnections();
       const told = registry.list();
       // Every download running, also one that has not yet announced itself: an earlier run of this daemon,
       // killed, may have left it listed (the same peer id), and a clean stop should leave nothing behind.
-      const unfinished = [...runs.keys()].filter((sha1) => registry.get(sha1) === undefined).map((sha1): InProgress => downloading.get(sha1) ?? { sha1, path: sha1, left: () => 0 });
+      const unfinished = [...jobs.runs.keys()].filter((sha1) => registry.get(sha1) === undefined).map((sha1): InProgress => downloading.get(sha1) ?? { sha1, path: sha1, left: () => 0 });
       const telling = announcer.stopAll([...told, ...unfinished]);
       // A download that finishes meanwhile joins the shares (announced at the next start); the tracker is
       // told `stopped` for it too, with any other share added during the stop.
@@ -403,7 +471,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     })();
     return closing;
   };
-  return { publicPort, registry, link, addShare, close };
+  return { publicPort, uiPort: ui?.port ?? null, registry, link, addShare, close };
 }
 
 /** Resolves when every promise has settled, or after `limitMs`, whichever comes first. */
@@ -422,12 +490,17 @@ async function resumeDownloads(
   dataDir: string,
   run: (sha1: string, seed: boolean) => Promise<unknown>,
   log: (line: string) => void,
+  paused: (sha1: string) => Promise<boolean>,
 ): Promise<void> {
   const names = await readdir(downloadsDir(dataDir)).catch(() => [] as string[]);
   for (const name of names) {
     const sha1 = name.replace(/\.json$/, "");
     const record = await loadDownload(dataDir, sha1);
     if (record === null) continue;
+    if (await paused(sha1)) {
+      log(`the download of ${sha1} to ${record.destination} stays paused (resume it from the dashboard: p2p ui)`);
+      continue;
+    }
     log(`resuming the download of ${sha1} to ${record.destination}`);
     run(sha1, record.seed).then(
       () => log(`finished ${record.destination}`),

@@ -7,7 +7,7 @@ import type { FileChunkStore } from "../storage/chunk-store.js";
 import { pause, throwIfCancelled } from "./cancel.js";
 import { BufferPool, type PooledBuffer } from "./buffer-pool.js";
 import { refuseExisting } from "./destination.js";
-import type { DownloadOptions, DownloadResult } from "./downloader.js";
+import type { DownloadOptions, DownloadResult, PeerReport } from "./downloader.js";
 import { FileHasher } from "./file-hasher.js";
 import { settle } from "./finish.js";
 import { HashWorker } from "./hash-worker.js";
@@ -189,12 +189,17 @@ export class Run {
       manifest: this.manifest,
       bytesFetched: this.bytesFetched,
       resumedBytes: this.resumedBytes,
-      peers: this.scheduler.stats().map((p) => {
-        const { ip, port } = this.pool.get(p.key).address;
-        return { host: ip, port, ...this.pool.origin(p.key), bytes: p.bytes, strikes: p.strikes, banned: p.banned };
-      }),
+      peers: this.peerReports(),
       share,
     };
+  }
+
+  /** Every peer of this download so far: where it came from, what it sent, its strikes. */
+  peerReports(): PeerReport[] {
+    return this.scheduler.stats().map((p) => {
+      const { ip, port } = this.pool.get(p.key).address;
+      return { host: ip, port, ...this.pool.origin(p.key), bytes: p.bytes, strikes: p.strikes, banned: p.banned };
+    });
   }
 
   /** Runs until every chunk is verified and written, or a failure that ends the download. */

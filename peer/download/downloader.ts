@@ -59,6 +59,8 @@ export interface DownloadOptions {
   onPeerChunk?: (peer: PeerAddress, bytes: number) => void;
   localAddress?: string;
   onProgress?: (progress: DownloadProgress) => void;
+  /** Given, once the download has its peers, what reports them (a daemon's `GET /v1/downloads`). */
+  onPeers?: (peers: () => PeerReport[]) => void;
   /** Cancels the download until its finishing step begins (progress `finishing`); from then on it completes. */
   signal?: AbortSignal;
   limits?: Partial<FetchLimits & { noPeersBudgetMs: number }>;
@@ -233,6 +235,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     }
     const runSignal = signal === undefined ? lateCheck.signal : AbortSignal.any([signal, lateCheck.signal]);
     const run = new Run({ ...options, signal: runSignal }, manifest, destination, partPath, store, journal, pool, resumed, limits, noPeersBudgetMs);
+    options.onPeers?.(() => run.peerReports());
     try {
       return await run.execute();
     } catch (error) {

@@ -35,7 +35,7 @@ export interface PublicServerOptions {
   /** The super-seeding state of a whole file shared here, while it has one. */
   superSeed?: (share: Share) => SuperSeed | undefined;
   /** Told the size of every piece of file data sent, and to whom (its address), for the daemon's upload count. */
-  onSent?: (bytes: number, client: string) => void;
+  onSent?: (bytes: number, client: string, sha1: string) => void;
   /** Called when a shared file is found changed, so that the daemon stops announcing it. */
   onChanged?: (share: Share) => void;
   maxConnections?: number;
@@ -84,7 +84,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
   const client = normalizeIp(req.socket.remoteAddress ?? "") ?? "unknown";
   const sent = (bytes: number): void => {
     options.slots?.served(client, bytes);
-    options.onSent?.(bytes, client);
+    options.onSent?.(bytes, client, sha1);
   };
 
   if (match[2] === "manifest") {

@@ -28,6 +28,7 @@ interface RegistryFile {
 export class ShareRegistry {
   private readonly shares = new Map<string, Share>();
   private writing: Promise<void> = Promise.resolve();
+  private changeCount = 0;
 
   private constructor(private readonly file: string) {}
 
@@ -42,7 +43,13 @@ export class ShareRegistry {
   async reload(): Promise<void> {
     const stored = await readJsonFile<RegistryFile>(this.file);
     this.shares.clear();
+    this.changeCount++;
     for (const share of stored?.shares ?? []) this.shares.set(share.sha1, share);
+  }
+
+  /** Counts every change of the list: a watcher (the dashboard's feed) compares it instead of the list. */
+  get changes(): number {
+    return this.changeCount;
   }
 
   get(sha1: string): Share | undefined {
@@ -55,11 +62,13 @@ export class ShareRegistry {
 
   async add(share: Share): Promise<void> {
     this.shares.set(share.sha1, share);
+    this.changeCount++;
     await this.save();
   }
 
   async remove(sha1: string): Promise<boolean> {
     const existed = this.shares.delete(sha1);
+    if (existed) this.changeCount++;
     if (existed) await this.save();
     return existed;
   }

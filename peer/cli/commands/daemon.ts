@@ -7,8 +7,9 @@ import { parseIp, parseListenHost, parsePort, parsePositiveInt, parseRateOption 
 import { exitWithin, untilStopped } from "../stop.js";
 import { addDiscoveryOptions, discoverySettings, type DiscoveryFlags } from "../discovery-options.js";
 import type { DiscoverySettings } from "../../discovery/discovery.js";
+import { addUiOptions, uiSettings, type UiFlags } from "../ui-options.js";
 
-export interface ServeOptions extends DiscoveryFlags {
+export interface ServeOptions extends DiscoveryFlags, UiFlags {
   host: string;
   port: number;
   announceHost?: string;
@@ -28,9 +29,12 @@ export function daemonSettings(options: ServeOptions): {
   announceHost?: string;
   maxUploadRate?: number;
   maxDownloadRate?: number;
+  ui?: { port: number; allowHosts: string[] };
 } {
   const { host, port, uploadSlots, announceHost, maxUploadRate, maxDownloadRate } = options;
+  const ui = uiSettings(options);
   return {
+    ...(ui === undefined ? {} : { ui }),
     host,
     port,
     uploadSlots,
@@ -42,7 +46,7 @@ export function daemonSettings(options: ServeOptions): {
 }
 
 export function addServeOptions(command: Command): Command {
-  return addDiscoveryOptions(command)
+  return addUiOptions(addDiscoveryOptions(command))
     .option("--host <address>", "address the public port listens on (env P2P_HOST)", parseListenHost, process.env["P2P_HOST"] ?? "0.0.0.0")
     .option("--port <port>", "public port for chunks (env P2P_PORT)", parsePort, Number(process.env["P2P_PORT"] ?? DEFAULT_PEER_PORT))
     .option("--announce-host <address>", "address to give the tracker where it must differ from the connection's (LAN, tests)", parseIp)
@@ -72,7 +76,7 @@ export function registerDaemon(program: Command, stop?: AbortSignal): void {
       const { trackers, dataDir } = globals(command);
       await checkListenAddress(options.host, "--host");
       const daemon = await startDaemon({ ...daemonSettings(options), trackers, dataDir });
-      process.stderr.write(`p2p: daemon ready: public port ${options.host}:${daemon.publicPort}, ${daemon.registry.list().length} shares, ${trackers.length === 1 ? "tracker" : "trackers"} ${trackers.join(", ")}, data ${dataDir}\n`);
+      process.stderr.write(`p2p: daemon ready: public port ${options.host}:${daemon.publicPort}, ${daemon.registry.list().length} shares, ${trackers.length === 1 ? "tracker" : "trackers"} ${trackers.join(", ")}, data ${dataDir}${daemon.uiPort === null ? "" : `, dashboard http://127.0.0.1:${daemon.uiPort}/ (p2p ui)`}\n`);
       await serveUntilSignal(daemon, stop);
     },
   );

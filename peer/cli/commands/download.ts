@@ -1,11 +1,9 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { normalizeSha1 } from "../../../common/ids.js";
 import { defaultDataDir } from "../../config.js";
 import { controlDownload, daemonRunning } from "../../daemon/control-client.js";
 import { DEFAULT_WAIT_MS, download, downloadReply, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
-import { looksLikeLink, parseShareLink, type ShareLink } from "../../links/share-link.js";
-import { Errors } from "../../errors.js";
+import { fileAsked } from "../../links/file-asked.js";
 import { TrackerClient } from "../../tracker-client/tracker-client.js";
 import { globals, printJson } from "../context.js";
 import { DownloadInterrupt } from "../interrupt.js";
@@ -24,17 +22,6 @@ interface DownloadFlags extends DiscoveryFlags {
   bind?: string;
   peer?: PeerEndpoint[];
   wait: number;
-}
-
-/** What the user typed: a bare SHA-1 or a share link. */
-function fileAsked(raw: string): { sha1: string; link?: ShareLink } {
-  if (looksLikeLink(raw)) {
-    const link = parseShareLink(raw);
-    return { sha1: link.sha1, link };
-  }
-  const sha1 = normalizeSha1(raw.trim());
-  if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(raw)} is not a SHA-1 or a share link`, "a file id is 40 hex characters, as `p2p share` prints it; a share link starts with magnet:?");
-  return { sha1 };
 }
 
 export function registerDownload(program: Command): void {
