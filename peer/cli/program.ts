@@ -6,6 +6,7 @@ import { DEFAULT_TRACKER_URL } from "../../common/constants.js";
 import { EXIT_CODES } from "../errors.js";
 import { registerDaemon } from "./commands/daemon.js";
 import { registerDownload } from "./commands/download.js";
+import { registerDownloads } from "./commands/downloads.js";
 import { registerLimits } from "./commands/limits.js";
 import { registerLink } from "./commands/link.js";
 import { registerManage } from "./commands/manage.js";
@@ -34,6 +35,7 @@ export function buildProgram(stop?: AbortSignal): Command {
     .configureOutput({ writeErr: (text) => process.stderr.write(text.startsWith("error:") ? `p2p: ${text}` : text) });
   registerShare(program, stop);
   registerDownload(program);
+  registerDownloads(program);
   registerLink(program);
   registerManage(program);
   registerLimits(program);

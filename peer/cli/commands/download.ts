@@ -1,10 +1,11 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
 import { defaultDataDir } from "../../config.js";
-import { controlDownload, daemonRunning } from "../../daemon/control-client.js";
+import { controlDownload, controlJson, daemonRunning } from "../../daemon/control-client.js";
 import { DEFAULT_WAIT_MS, download, downloadReply, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
 import { fileAsked } from "../../links/file-asked.js";
 import { TrackerClient } from "../../tracker-client/tracker-client.js";
+import { Errors } from "../../errors.js";
 import { globals, printJson } from "../context.js";
 import { DownloadInterrupt } from "../interrupt.js";
 import { ProgressBar } from "../progress.js";
@@ -22,6 +23,7 @@ interface DownloadFlags extends DiscoveryFlags {
   bind?: string;
   peer?: PeerEndpoint[];
   wait: number;
+  detach?: boolean;
 }
 
 export function registerDownload(program: Command): void {
@@ -34,6 +36,7 @@ export function registerDownload(program: Command): void {
     .option("--bind <address>", "local address for connections to peers and the tracker")
     .option("--peer <ip:port>", "a peer to download from besides the trackers' ([IPv6]:port for IPv6); repeat for several; enough alone when no tracker is up", collectPeer)
     .option("--wait <seconds>", "how long to keep asking every source for a first peer before failing", parseSeconds, DEFAULT_WAIT_MS / 1000)
+    .option("--detach", "with a daemon running: leave the download to it and return at once (see p2p downloads, pause, resume, cancel)")
     .option("--json", "print one JSON object on stdout")
     .action(async (asked: string, flags: DownloadFlags, command: Command) => {
       const { trackers, dataDir, json } = globals(command);
@@ -48,11 +51,20 @@ export function registerDownload(program: Command): void {
         if (progress.finishing) interrupt.finishingBegun();
         bar.update(progress);
       };
+      const running = await daemonRunning(dataDir);
+      const peers = flags.peer?.map(({ host, port }) => hostPort(host, port));
+      const body = { sha1, output, force: flags.force === true, seed: flags.seed, wait: flags.wait, ...(peers === undefined ? {} : { peers }), ...(link === undefined ? {} : { link: asked.trim() }) };
+      if (flags.detach === true) {
+        if (!running) throw Errors.daemonUnreachable(`--detach needs a daemon, and none runs for ${dataDir}`, "start one with `p2p daemon`, or download without --detach");
+        const started = await controlJson<{ sha1: string; state: string }>(dataDir, "POST", "/v1/downloads", { ...body, detach: true });
+        if (json) return printJson(started);
+        process.stdout.write(`${sha1}\n`);
+        process.stderr.write(`p2p: the daemon downloads it (${started.state}); see \`p2p downloads\`\n`);
+        return;
+      }
       let result: DownloadReply;
       try {
-        if (await daemonRunning(dataDir)) {
-          const peers = flags.peer?.map(({ host, port }) => hostPort(host, port));
-          const body = { sha1, output, force: flags.force === true, seed: flags.seed, wait: flags.wait, ...(peers === undefined ? {} : { peers }), ...(link === undefined ? {} : { link: asked.trim() }) };
+        if (running) {
           // Ctrl-C closes the control connection, and the daemon cancels its download when it closes.
           const onEvent = (event: unknown): void => {
             const { type, message } = event as { type?: string; message?: string };
