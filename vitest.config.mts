@@ -3,11 +3,12 @@ import { defineConfig } from "vitest/config";
 
 // Two kinds of test: pure units and end-to-end runs in Node (real wrangler dev, real daemons, real files),
 // and Durable Object tests inside workerd itself.
-// No test reaches beyond this machine: the DHT (whose default bootstrap nodes are public hosts) and LAN
-// multicast are off in every daemon and CLI a test starts, unless the test turns them on with local nodes or
-// inside network namespaces it made. The dashboard (a loopback port, 5002 by default) is off too: many daemons
-// run at once; the dashboard tests turn it on with a port of their own.
-const offline = { P2P_DHT: "off", P2P_LAN_DISCOVERY: "off", P2P_UI: "off" };
+// No test reaches beyond this machine: the DHT (whose default bootstrap nodes are public hosts), LAN
+// multicast and port mapping (NAT-PMP/PCP to the default gateway, SSDP multicast) are off in every daemon and
+// CLI a test starts, unless the test turns them on with local nodes or inside network namespaces it made. The
+// dashboard (a loopback port, 5002 by default) is off too: many daemons run at once; the dashboard tests turn
+// it on with a port of their own.
+const offline = { P2P_DHT: "off", P2P_LAN_DISCOVERY: "off", P2P_PORT_MAPPING: "off", P2P_UI: "off" };
 
 export default defineConfig({
   test: {

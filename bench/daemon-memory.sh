@@ -5,8 +5,9 @@
 # Prints D's peak RSS (VmHWM), what it uploaded meanwhile, and whether the 4 downloads are byte-identical.
 # Usage: bash bench/daemon-memory.sh   (needs curl; about a minute; leaves nothing behind)
 set -euo pipefail
-# Nothing beyond this machine: no DHT (public bootstrap nodes by default), no LAN multicast.
-export P2P_DHT=off P2P_LAN_DISCOVERY=off P2P_UI=off
+# Nothing beyond this machine: no DHT (public bootstrap nodes by default), no LAN multicast, no port mapping;
+# no dashboard port.
+export P2P_DHT=off P2P_LAN_DISCOVERY=off P2P_PORT_MAPPING=off P2P_UI=off
 P="$(cd "$(dirname "$0")/.." && pwd)/bin/p2p.js"
 WORK="$(mktemp -d /tmp/p2p-daemon-memory-XXXXXX)"
 cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$WORK"; }

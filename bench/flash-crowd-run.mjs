@@ -10,11 +10,12 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
-// Nothing beyond the emulated network: no DHT (public bootstrap nodes by default), no LAN multicast.
+// Nothing beyond the emulated network: no DHT (public bootstrap nodes by default), no LAN multicast, no port mapping.
 process.env.P2P_DHT = "off";
 process.env.P2P_LAN_DISCOVERY = "off";
 // Nor a dashboard port (5002): many daemons run at once.
 process.env.P2P_UI = "off";
+process.env.P2P_PORT_MAPPING = "off";
 
 const spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const {

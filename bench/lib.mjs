@@ -7,11 +7,12 @@ import { fileURLToPath } from "node:url";
 export const benchDir = dirname(fileURLToPath(import.meta.url));
 
 // Benchmarks send nothing beyond this machine: no DHT (its default bootstrap nodes are public hosts), no LAN
-// multicast, in every daemon and CLI they start.
+// multicast, no port mapping requests to the router, in every daemon and CLI they start.
 process.env.P2P_DHT = "off";
 process.env.P2P_LAN_DISCOVERY = "off";
 // Nor a dashboard port (5002): many daemons run at once.
 process.env.P2P_UI = "off";
+process.env.P2P_PORT_MAPPING = "off";
 export const rootDir = dirname(benchDir);
 
 /** The bench's load generators and reference servers live in bench/package.json, apart from the project's. */

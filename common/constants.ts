@@ -31,6 +31,9 @@ export const TRACKER_VARS = [
   "MAX_PEERS_PER_FILE",
   "MAX_PEERS_PER_ADDRESS",
   "RATE_LIMIT_PER_MINUTE",
+  "DIAL_BACK",
+  "DIAL_BACK_PRIVATE",
+  "DIAL_BACK_TIMEOUT_MS",
 ] as const;
 
 /** Where the local tracker listens unless told otherwise. */

@@ -27,12 +27,29 @@ export interface PeerEntry {
   ip: string;
   port: number;
   complete: boolean;
+  /**
+   * Whether the tracker's dial-back reached this peer's address and port (docs/protocol.md §2.5); absent when
+   * not checked (yet), or from a tracker that does not check.
+   */
+  reachable?: boolean;
 }
 
 export interface PeersReply {
   /** Seconds until the peer should announce again. */
   interval: number;
   peers: PeerEntry[];
+}
+
+/** The announcing peer as the tracker recorded it; in announce replies only (absent from older trackers). */
+export interface AnnouncedAs {
+  ip: string;
+  port: number;
+  /** The dial-back's verdict: null while not (yet) checked, e.g. the check is still running or was not allowed. */
+  reachable: boolean | null;
+}
+
+export interface AnnounceReply extends PeersReply {
+  you?: AnnouncedAs;
 }
 
 export interface FileStatsReply {

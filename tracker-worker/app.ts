@@ -89,6 +89,8 @@ export function createApp(): Hono<App> {
     const body = parseAnnounce(await readJsonBody(c.req.raw, MAX_ANNOUNCE_BYTES));
     const config = readConfig(c.env);
     const ip = peerAddress(c.req.raw.headers, body.ip, config.trustClientIp);
+    // Dialled back only where the announce came from: a claimed address (TRUST_CLIENT_IP) is recorded, never dialled.
+    const from = connectionAddress(c.req.raw.headers);
     const keyHash = await sha256Hex(body.key);
     const limit = parseLimit(c.req.query("limit"));
     const reply = await call(
@@ -101,6 +103,7 @@ export function createApp(): Hono<App> {
           complete: body.left === 0,
           stopped: body.event === "stopped",
           limit,
+          ...(from !== null && from === ip ? { dialIp: from } : {}),
           ...(body.file === undefined ? {} : { file: body.file }),
         }),
       sha1,

@@ -10,6 +10,11 @@ export interface TrackerConfig {
   maxPeersPerAddress: number;
   /** 0 turns the limit off. */
   rateLimitPerMinute: number;
+  /** Dial back announcing peers (dial-back.ts); off with DIAL_BACK=false. */
+  dialBack: boolean;
+  /** Dial private and reserved addresses too: local and test trackers only. */
+  dialBackPrivate: boolean;
+  dialBackTimeoutMs: number;
 }
 
 export type TrackerVars = Pick<Env, (typeof TRACKER_VARS)[number]>;
@@ -27,5 +32,8 @@ export function readConfig(vars: Partial<TrackerVars>): TrackerConfig {
     maxPeersPerFile: whole(vars.MAX_PEERS_PER_FILE, 10_000, 1),
     maxPeersPerAddress: whole(vars.MAX_PEERS_PER_ADDRESS, 8, 1),
     rateLimitPerMinute: whole(vars.RATE_LIMIT_PER_MINUTE, 600, 0),
+    dialBack: vars.DIAL_BACK !== "false",
+    dialBackPrivate: vars.DIAL_BACK_PRIVATE === "true",
+    dialBackTimeoutMs: Math.min(whole(vars.DIAL_BACK_TIMEOUT_MS, 3000, 100), 10_000),
   };
 }

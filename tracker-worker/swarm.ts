@@ -1,6 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
-import type { FileMeta, FileStatsReply, PeerEntry } from "../common/wire.js";
+import type { AnnounceReply, FileMeta, FileStatsReply, PeerEntry } from "../common/wire.js";
 import { readConfig, type TrackerConfig } from "./config.js";
+import { DialBudget } from "./dial-budget.js";
+import { dialBack } from "./dial-back.js";
+import { isPublicUnicast, isSelf } from "./dial-target.js";
 import { PeerTable, type AnnounceInput, type StoredPeer } from "./peer-table.js";
 
 /**
@@ -15,7 +18,15 @@ export type SwarmResult<T> = { ok: true; value: T } | { ok: false; code: SwarmRe
 export interface SwarmAnnounce extends AnnounceInput {
   file?: FileMeta;
   limit: number;
+  /**
+   * The address the announce came from (the connection's), when it is also the address recorded (`ip`): only
+   * then is the peer dialled back. Absent, nothing is dialled.
+   */
+  dialIp?: string;
 }
+
+/** How long an announce reply waits for a dial-back it started; a slower one is reported at the next announce. */
+const DIAL_REPLY_WAIT_MS = 1000;
 
 interface PeerRow extends Record<string, SqlStorageValue> {
   peer_id: string;
@@ -43,6 +54,9 @@ export class Swarm extends DurableObject<Env> {
    * grace, so a peer that announces on time never drops. It halves the writes of a busy swarm.
    */
   private readonly writeSlackMs: number;
+  /** Dial-back verdicts and bounds (dial-budget.ts): soft state, lost when the object is evicted. */
+  private readonly dials = new DialBudget();
+  private readonly dialling = new Map<string, Promise<boolean>>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -60,7 +74,7 @@ export class Swarm extends DurableObject<Env> {
     });
   }
 
-  announce(input: SwarmAnnounce): SwarmResult<{ interval: number; peers: PeerEntry[] }> {
+  async announce(input: SwarmAnnounce): Promise<SwarmResult<AnnounceReply>> {
     const now = Date.now();
     this.ensureSchema();
     let outcome = this.table.announce(input, now);
@@ -77,14 +91,20 @@ export class Swarm extends DurableObject<Env> {
         if (outcome.kind === "removed") this.deleteRows([outcome.peerId]);
         if (this.table.size === 0) this.dropStorage();
         return { ok: true, value: { interval: this.config.intervalSeconds, peers: [] } };
-      case "upserted":
+      case "upserted": {
         this.persist(outcome.peer, outcome.refreshOnly);
         if (input.complete && input.file !== undefined && this.file === null) this.recordFile(input.file);
         this.scheduleSweep(outcome.peer.expiresAt);
+        const reachable = await this.reachability(input, now);
         return {
           ok: true,
-          value: { interval: this.config.intervalSeconds, peers: this.table.sample(input.limit, now, input.peerId) },
+          value: {
+            interval: this.config.intervalSeconds,
+            peers: this.withReachability(this.table.sample(input.limit, Date.now(), input.peerId), Date.now()),
+            you: { ip: input.ip, port: input.port, reachable },
+          },
         };
+      }
     }
   }
 
@@ -92,13 +112,61 @@ export class Swarm extends DurableObject<Env> {
     const now = Date.now();
     const { complete, incomplete } = this.table.counts(now);
     if (complete + incomplete === 0) return { ok: false, code: "unknown_file" };
-    return { ok: true, value: { interval: this.config.intervalSeconds, peers: this.table.sample(limit, now) } };
+    return { ok: true, value: { interval: this.config.intervalSeconds, peers: this.withReachability(this.table.sample(limit, now), now) } };
   }
 
   stats(sha1: string): SwarmResult<FileStatsReply> {
     const counts = this.table.counts(Date.now());
     if (counts.complete + counts.incomplete === 0) return { ok: false, code: "unknown_file" };
     return { ok: true, value: { sha1, file: this.file, ...counts } };
+  }
+
+  /** Dial-backs started by this object since it was loaded: for tests and the operator. */
+  dialsStarted(): number {
+    return this.dials.started;
+  }
+
+  /**
+   * Whether the announcing peer accepts connections at its address and port: a verdict still held, or a
+   * dial-back started now and awaited for up to DIAL_REPLY_WAIT_MS (it finishes in the background otherwise,
+   * for the next announce). null when not known: dial-back off, an address that is not the connection's own,
+   * a private target on a deployed tracker, or the budget spent.
+   */
+  private async reachability(input: SwarmAnnounce, now: number): Promise<boolean | null> {
+    const { ip, port } = input;
+    const held = this.dials.known(ip, port, now);
+    if (held !== undefined) return held;
+    if (!this.config.dialBack || input.dialIp !== ip || isSelf(ip)) return null;
+    if (!this.config.dialBackPrivate && !isPublicUnicast(ip)) return null;
+    const decision = this.dials.decide(ip, port, now);
+    if (decision.kind === "known") return decision.reachable;
+    if (decision.kind === "over_budget") return null;
+    const key = `${ip}|${port}`;
+    let dial = this.dialling.get(key);
+    if (dial === undefined) {
+      if (decision.kind === "pending") return null;
+      dial = dialBack(ip, port, this.config.dialBackTimeoutMs).then((reachable) => {
+        this.dials.finish(ip, port, reachable, Date.now());
+        this.dialling.delete(key);
+        return reachable;
+      });
+      this.dialling.set(key, dial);
+      this.ctx.waitUntil(dial);
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const wait = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.min(DIAL_REPLY_WAIT_MS, this.config.dialBackTimeoutMs))));
+    try {
+      return await Promise.race([dial, wait]);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+    }
+  }
+
+  private withReachability(peers: PeerEntry[], now: number): PeerEntry[] {
+    return peers.map((peer) => {
+      const reachable = this.dials.known(peer.ip, peer.port, now);
+      return reachable === undefined ? peer : { ...peer, reachable };
+    });
   }
 
   /** Answers when the object and its SQLite storage do: the health check's probe. */

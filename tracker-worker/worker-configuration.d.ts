@@ -9,6 +9,9 @@ declare namespace Cloudflare {
 		MAX_PEERS_PER_FILE: string;
 		MAX_PEERS_PER_ADDRESS: string;
 		RATE_LIMIT_PER_MINUTE: string;
+		DIAL_BACK: string;
+		DIAL_BACK_PRIVATE: string;
+		DIAL_BACK_TIMEOUT_MS: string;
 		SWARM: DurableObjectNamespace /* Swarm */;
 	}
 }

@@ -1,4 +1,4 @@
-import type { AnnounceEvent } from "../../common/wire.js";
+import type { AnnounceEvent, AnnouncedAs } from "../../common/wire.js";
 import type { Share } from "../state/share-registry.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import type { Identity } from "./identity.js";
@@ -39,6 +39,19 @@ export interface TrackerHealth {
   lastAnnounceAt: string | null;
   lastSuccessAt: string | null;
   lastError: string | null;
+  /**
+   * How the tracker recorded this daemon in its last announce reply: its address and port as others are
+   * given them, and whether the tracker's dial-back reached them (null: not checked yet). Absent before one.
+   */
+  seenAs?: AnnouncedAs;
+}
+
+/** The `you` of a reply, if it is one: a tracker's reply is checked like any input. */
+function announcedAs(value: unknown): AnnouncedAs | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { ip, port, reachable } = value as Record<string, unknown>;
+  if (typeof ip !== "string" || ip.length > 64 || typeof port !== "number" || !(reachable === null || typeof reachable === "boolean")) return undefined;
+  return { ip, port, reachable };
 }
 
 export class Announcer {
@@ -47,6 +60,8 @@ export class Announcer {
   private readonly failures = new Map<string, number>();
   /** The shares being announced, each with the token of the start that owns its announces. */
   private readonly active = new Map<string, object>();
+  /** What each active token announces, so that a new port can be announced at once (setPort). */
+  private readonly items = new Map<string, Announced>();
   /** How many other complete peers (seeds) the last reply for each file listed. */
   private readonly seeds = new Map<string, number>();
   /** Announces on their way (with the `stopped` that follows one that landed too late): a stop waits for them. */
@@ -58,7 +73,7 @@ export class Announcer {
     /** For `stopped`, with a short time limit: a stop must not wait long on a tracker that does not answer. */
     private readonly stopTracker: TrackerClient,
     private readonly identity: Identity,
-    private readonly port: number,
+    private port: number,
     private readonly claimedIp: string | undefined,
     private readonly isIntact: (share: Share) => Promise<boolean>,
     private readonly log: (line: string) => void,
@@ -67,7 +82,7 @@ export class Announcer {
   }
 
   status(): TrackerHealth {
-    return { ...this.health };
+    return { ...this.health, ...(this.health.seenAs === undefined ? {} : { seenAs: { ...this.health.seenAs } }) };
   }
 
   /**
@@ -79,6 +94,7 @@ export class Announcer {
     this.cancel(share.sha1);
     const token = {};
     this.active.set(share.sha1, token);
+    this.items.set(share.sha1, share);
     return this.track(this.announce(share, token, event));
   }
 
@@ -100,6 +116,7 @@ export class Announcer {
   async stop(share: Announced): Promise<void> {
     this.cancel(share.sha1);
     this.active.delete(share.sha1);
+    this.items.delete(share.sha1);
     await this.sendStopped(share);
   }
 
@@ -115,6 +132,18 @@ export class Announcer {
     this.closed = true;
     for (const sha1 of [...this.timers.keys(), ...this.active.keys()]) this.cancel(sha1);
     this.active.clear();
+    this.items.clear();
+  }
+
+  /**
+   * The port others reach this daemon on changed (a router mapped it, or the mapping lapsed): every active
+   * item is announced again at once with it, rather than at its next interval.
+   */
+  setPort(port: number): void {
+    if (port === this.port) return;
+    this.port = port;
+    if (this.closed) return;
+    for (const item of [...this.items.values()]) void this.start(item);
   }
 
   isAnnouncing(sha1: string): boolean {
@@ -151,6 +180,8 @@ export class Announcer {
       reached = true;
       const at = new Date().toISOString();
       Object.assign(this.health, { ok: true, lastAnnounceAt: at, lastSuccessAt: at });
+      const seenAs = announcedAs(reply.you);
+      if (seenAs !== undefined) this.health.seenAs = seenAs;
     } catch (error) {
       const failures = (this.failures.get(share.sha1) ?? 0) + 1;
       this.failures.set(share.sha1, failures);

@@ -38,6 +38,11 @@ export class Announcers {
     await Promise.all(this.each.map((announcer) => announcer.idle()));
   }
 
+  /** The port every tracker should record changed (port mapping): each announces again at once. */
+  setPort(port: number): void {
+    for (const announcer of this.each) announcer.setPort(port);
+  }
+
   close(): void {
     for (const announcer of this.each) announcer.close();
   }

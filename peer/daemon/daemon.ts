@@ -29,6 +29,8 @@ import { closeDiscoveries, startDiscoveries } from "../discovery/start-discoveri
 import { sourceKind } from "../sources/candidate-table.js";
 import { Publishing } from "./publishing.js";
 import { formatShareLink } from "../links/share-link.js";
+import { offStatus, PortMapping, type PortMappingChoice } from "../reach/port-mapping.js";
+import { addressScope } from "../sources/address-scope.js";
 
 /**
  * The peer daemon: serves what this user shares on the public port, keeps every tracker told, runs downloads
@@ -52,6 +54,11 @@ export interface DaemonOptions {
   ui?: { port: number; allowHosts: readonly string[] };
   /** The DHT and LAN discovery; both off when absent (the CLI turns them on by default). */
   discovery?: DiscoverySettings;
+  /**
+   * Asking the home router to forward the public port (peer/reach/): off when absent (the CLI turns it on by
+   * default); `lifetimeSeconds` is the lease asked for (tests use a short one).
+   */
+  portMapping?: { choice: PortMappingChoice; lifetimeSeconds?: number };
   log?: (line: string) => void;
 }
 
@@ -201,6 +208,24 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ),
     discoveries,
   );
+  /**
+   * The home router's mapping of the public port: once granted, every tracker is told the external port (the
+   * address it records is the connection's, which behind the router is already the router's public one).
+   */
+  const mappingChoice = options.portMapping?.choice ?? "off";
+  const portMapping =
+    mappingChoice === "off" || (localAddress !== undefined && addressScope(localAddress) === "loopback")
+      ? null
+      : new PortMapping({
+          internalPort: publicPort,
+          choice: mappingChoice,
+          ...(options.portMapping?.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: options.portMapping.lifetimeSeconds }),
+          log,
+          onChange: (mapping) => announcer.trackers.setPort(mapping?.externalPort ?? publicPort),
+        });
+  void portMapping?.start();
+  const mappingStatus = () =>
+    portMapping?.status() ?? offStatus(publicPort, mappingChoice === "off" ? "turned off (--no-port-mapping or P2P_PORT_MAPPING=off)" : "the public port listens on loopback only");
   /** How many peers each source named to this daemon's downloads: per tracker, and per other kind. */
   const peersFrom = new Map<string, number>();
   const countPeers = (source: string, peers: number): void => {
@@ -382,6 +407,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         ...[...peersFrom].filter(([name]) => !name.startsWith("tracker:") && !discoveries.some((d) => d.name === name)).map(([name, peersGiven]) => ({ name, ok: true, detail: "", peersGiven })),
       ],
       public: { host: options.host, port: publicPort },
+      portMapping: mappingStatus(),
       shares: registry.list().length,
       uploadedBytes,
       uploadSlots: slots.status(),
@@ -457,6 +483,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       // killed, may have left it listed (the same peer id), and a clean stop should leave nothing behind.
       const unfinished = [...jobs.runs.keys()].filter((sha1) => registry.get(sha1) === undefined).map((sha1): InProgress => downloading.get(sha1) ?? { sha1, path: sha1, left: () => 0 });
       const telling = announcer.stopAll([...told, ...unfinished]);
+      // The router is asked to remove the mapping meanwhile (at most 2 s): a clean stop leaves no open port.
+      const unmapping = portMapping?.close() ?? Promise.resolve();
       // A download that finishes meanwhile joins the shares (announced at the next start); the tracker is
       // told `stopped` for it too, with any other share added during the stop.
       await settled(running, DOWNLOADS_STOP_GRACE_MS);
@@ -464,7 +492,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await new Promise((resolve) => setImmediate(resolve));
       control.closeAllConnections();
       const added = registry.list().filter((share) => !told.some((t) => t.sha1 === share.sha1));
-      await Promise.all([telling, announcer.stopAll(added), closeDiscoveries(discoveries)]);
+      await Promise.all([telling, announcer.stopAll(added), closeDiscoveries(discoveries), unmapping]);
       // An announce sent just before the stop (a download that had just started) that lands after it is
       // followed by its own `stopped`, which must go out before the process exits.
       await settled(new Set([announcer.idle()]), STOPPED_ANNOUNCE_LIMIT_MS);

@@ -1,6 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import type { AnnounceRequest, ErrorReply, FileStatsReply, PeersReply } from "../../common/wire.js";
+import type { AnnounceReply, AnnounceRequest, ErrorReply, FileStatsReply, PeersReply } from "../../common/wire.js";
 import { Errors, P2PError } from "../errors.js";
 
 /**
@@ -15,8 +15,8 @@ export class TrackerClient {
     private readonly timeoutMs = 10_000,
   ) {}
 
-  announce(sha1: string, body: AnnounceRequest): Promise<PeersReply> {
-    return this.call<PeersReply>("POST", `/v1/files/${sha1}/peers`, JSON.stringify(body));
+  announce(sha1: string, body: AnnounceRequest): Promise<AnnounceReply> {
+    return this.call<AnnounceReply>("POST", `/v1/files/${sha1}/peers`, JSON.stringify(body));
   }
 
   /** `signal` ends the request at once: a download that has what it needs does not wait on a slow tracker. */

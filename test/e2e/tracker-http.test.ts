@@ -33,7 +33,8 @@ describe("tracker over HTTP, in workerd under wrangler dev", () => {
       "127.0.0.2",
     );
     expect(a.status).toBe(200);
-    expect(a.json<PeersReply>()).toEqual({ interval: 30, peers: [] });
+    // `you`: the entry as recorded; a loopback address is never dialled back, so its reachability is unknown.
+    expect(a.json<PeersReply>()).toEqual({ interval: 30, peers: [], you: { ip: "127.0.0.2", port: 5001, reachable: null } });
     const b = await postJson(url(`/v1/files/${FILE}/peers`), { peerId: "peer-b", port: 5002, key: KEY_B, event: "started", left: 5 }, "127.0.0.3");
     expect(b.json<PeersReply>().peers).toEqual([{ peerId: "peer-a", ip: "127.0.0.2", port: 5001, complete: true }]);
 

@@ -8,6 +8,23 @@ import { exitWithin, untilStopped } from "../stop.js";
 import { addDiscoveryOptions, discoverySettings, type DiscoveryFlags } from "../discovery-options.js";
 import type { DiscoverySettings } from "../../discovery/discovery.js";
 import { addUiOptions, uiSettings, type UiFlags } from "../ui-options.js";
+import { choiceFromEnv, type PortMappingChoice } from "../../reach/port-mapping.js";
+import { Errors } from "../../errors.js";
+
+/**
+ * Port mapping from the flag, then P2P_PORT_MAPPING (off, auto, upnp, natpmp, pcp), then on (auto).
+ * P2P_PORT_MAPPING_LEASE asks for a lease of that many seconds (tests; routers may grant another).
+ */
+export function portMappingSettings(flag: boolean): { choice: PortMappingChoice; lifetimeSeconds?: number } {
+  const raw = process.env["P2P_PORT_MAPPING"];
+  const fromEnv = choiceFromEnv(raw);
+  if (raw !== undefined && raw.trim() !== "" && fromEnv === null) {
+    throw Errors.usage(`P2P_PORT_MAPPING=${JSON.stringify(raw)} is not a choice`, "give off, auto, upnp, natpmp or pcp");
+  }
+  const choice = !flag ? "off" : (fromEnv ?? "auto");
+  const lease = Number(process.env["P2P_PORT_MAPPING_LEASE"]);
+  return { choice, ...(Number.isSafeInteger(lease) && lease > 0 ? { lifetimeSeconds: lease } : {}) };
+}
 
 export interface ServeOptions extends DiscoveryFlags, UiFlags {
   host: string;
@@ -16,6 +33,8 @@ export interface ServeOptions extends DiscoveryFlags, UiFlags {
   maxUploadRate?: number;
   maxDownloadRate?: number;
   uploadSlots: number;
+  /** false with --no-port-mapping. */
+  portMapping: boolean;
 }
 
 const RATE_HELP = "bytes per second: 500k, 2M, 1.5M (k = 1024, M = 1024²), 1048576, or 0 / unlimited; change it while running with `p2p limits`";
@@ -26,6 +45,7 @@ export function daemonSettings(options: ServeOptions): {
   port: number;
   uploadSlots: number;
   discovery: DiscoverySettings;
+  portMapping: { choice: PortMappingChoice; lifetimeSeconds?: number };
   announceHost?: string;
   maxUploadRate?: number;
   maxDownloadRate?: number;
@@ -39,6 +59,7 @@ export function daemonSettings(options: ServeOptions): {
     port,
     uploadSlots,
     discovery: discoverySettings(options),
+    portMapping: portMappingSettings(options.portMapping),
     ...(announceHost === undefined ? {} : { announceHost }),
     ...(maxUploadRate === undefined ? {} : { maxUploadRate }),
     ...(maxDownloadRate === undefined ? {} : { maxDownloadRate }),
@@ -49,6 +70,7 @@ export function addServeOptions(command: Command): Command {
   return addUiOptions(addDiscoveryOptions(command))
     .option("--host <address>", "address the public port listens on (env P2P_HOST)", parseListenHost, process.env["P2P_HOST"] ?? "0.0.0.0")
     .option("--port <port>", "public port for chunks (env P2P_PORT)", parsePort, Number(process.env["P2P_PORT"] ?? DEFAULT_PEER_PORT))
+    .option("--no-port-mapping", "do not ask the home router (UPnP IGD, NAT-PMP, PCP) to forward the public port (env P2P_PORT_MAPPING=off)")
     .option("--announce-host <address>", "address to give the tracker where it must differ from the connection's (LAN, tests)", parseIp)
     .option("--max-upload-rate <rate>", `limit on everything the public port sends, ${RATE_HELP}`, parseRateOption)
     .option("--max-download-rate <rate>", `limit on what the daemon's downloads read, ${RATE_HELP}`, parseRateOption)

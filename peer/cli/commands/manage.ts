@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { hostPort } from "../../../common/ip.js";
+import type { PortMappingStatus } from "../../reach/port-mapping.js";
 import { readdir } from "node:fs/promises";
 import { normalizeSha1 } from "../../../common/ids.js";
 import { controlJson, daemonRunning } from "../../daemon/control-client.js";
@@ -51,10 +53,27 @@ function trackerLines(health: ReadonlyArray<TrackerHealth & { peersGiven?: numbe
     const label = (i === 0 ? (health.length === 1 ? "tracker:" : "trackers:") : "").padEnd(11);
     if (!daemonRuns) return `${label}${t.url}`;
     if (t.ok === null) return `${label}${t.url}  no announce yet${peersGiven(t.peersGiven)}`;
-    if (t.ok) return `${label}${t.url}  ok, last announce ${t.lastAnnounceAt ?? "?"}${peersGiven(t.peersGiven)}`;
+    if (t.ok) return `${label}${t.url}  ok, last announce ${t.lastAnnounceAt ?? "?"}${seenAs(t.seenAs)}${peersGiven(t.peersGiven)}`;
     const worked = t.lastSuccessAt === null ? "never worked" : `last worked ${t.lastSuccessAt}`;
     return `${label}${t.url}  FAILING at ${t.lastAnnounceAt ?? "?"} (${worked}): ${t.lastError ?? "?"}${peersGiven(t.peersGiven)}`;
   });
+}
+
+/** How the tracker recorded this daemon, and whether its dial-back reached it. */
+function seenAs(you: TrackerHealth["seenAs"]): string {
+  if (you === undefined) return "";
+  const verdict = you.reachable === null ? "reachability not checked yet" : you.reachable ? "reachable from outside" : "NOT reachable from outside";
+  return `; lists this daemon as ${hostPort(you.ip, you.port)}, ${verdict}`;
+}
+
+/** The home router's port mapping, for `p2p status`. */
+function mappingLine(m: PortMappingStatus): string {
+  if (m.state === "off") return `off: ${m.detail}`;
+  if (m.state === "searching") return "searching for a router";
+  if (m.state === "none") return `none: ${m.detail}`;
+  const lease = m.lifetimeSeconds === 0 ? "permanent" : `lease ${m.lifetimeSeconds ?? "?"} s, until ${m.expiresAt ?? "?"}`;
+  const renewals = `${m.renewals} ${m.renewals === 1 ? "renewal" : "renewals"}`;
+  return `${m.protocol ?? "?"} via ${m.gateway ?? "?"}: ${m.externalIp ?? "?"}:${m.externalPort ?? "?"} -> port ${m.internalPort}, ${lease}, ${renewals}${m.detail === "" ? "" : ` (${m.detail})`}`;
 }
 
 /** One line per other source: the DHT, the LAN, peer exchange, links, peers given by hand. */
@@ -105,6 +124,8 @@ export function registerManage(program: Command): void {
       const memory = daemon?.["memory"] as { rssBytes: number } | undefined;
       const rss = memory === undefined ? "" : `, ${formatBytes(memory.rssBytes)} in memory`;
       process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}${rss}`}\n`);
+      const mapping = daemon?.["portMapping"] as PortMappingStatus | undefined;
+      if (mapping !== undefined) process.stdout.write(`mapping:   ${mappingLine(mapping)}\n`);
       const limits = daemon?.["limits"] as LimitsView | undefined;
       if (limits !== undefined) process.stdout.write(`limits:    ${limitsLine(limits)}\n`);
       const slots = daemon?.["uploadSlots"] as { slots: number; holders: { client: string; optimistic: boolean }[]; waiting: number } | undefined;
