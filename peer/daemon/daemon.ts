@@ -29,6 +29,7 @@ import { closeDiscoveries, startDiscoveries } from "../discovery/start-discoveri
 import { sourceKind } from "../sources/candidate-table.js";
 import { Publishing } from "./publishing.js";
 import { formatShareLink } from "../links/share-link.js";
+import { parsePeerAddress } from "../sources/peer-address.js";
 import { offStatus, PortMapping, type PortMappingChoice } from "../reach/port-mapping.js";
 import { addressScope } from "../sources/address-scope.js";
 
@@ -221,7 +222,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           choice: mappingChoice,
           ...(options.portMapping?.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: options.portMapping.lifetimeSeconds }),
           log,
-          onChange: (mapping) => announcer.trackers.setPort(mapping?.externalPort ?? publicPort),
+          onChange: (mapping) => announcer.setPort(mapping?.externalPort ?? publicPort),
         });
   void portMapping?.start();
   const mappingStatus = () =>
@@ -236,20 +237,28 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
   /**
-   * The address a link gives for this daemon: the one it announces (`--announce-host`), or the one it
-   * listens on when that is a single address. On every address (0.0.0.0) it has none it knows others reach:
-   * its trackers, the DHT and the LAN find it instead.
+   * The address a link gives for this daemon: the one a tracker reached it at from outside (its dial-back:
+   * the router's address and mapped port, or a public one), else the one it announces (`--announce-host`),
+   * or the one it listens on when that is a single address. On every address (0.0.0.0), unverified, it has
+   * none it knows others reach: its trackers, the DHT and the LAN find it instead.
    */
-  const linkPeer = options.announceHost ?? localAddress;
-  const link = (share: Share): string =>
-    formatShareLink({
+  const linkPeer = (): { host: string; port: number } | undefined => {
+    const verified = announcer.trackerStatus().find((health) => health.seenAs?.reachable === true)?.seenAs;
+    if (verified !== undefined && parsePeerAddress(hostPort(verified.ip, verified.port)) !== null) return { host: verified.ip, port: verified.port };
+    const named = options.announceHost ?? localAddress;
+    return named === undefined ? undefined : { host: named, port: publicPort };
+  };
+  const link = (share: Share): string => {
+    const peer = linkPeer();
+    return formatShareLink({
       sha1: share.sha1,
       name: share.manifest.name,
       size: share.size,
       trackers: trackers.map((tracker) => tracker.baseUrl),
-      peers: linkPeer === undefined ? [] : [{ host: linkPeer, port: publicPort }],
+      peers: peer === undefined ? [] : [peer],
       manifestId: share.manifestId,
     });
+  };
   /** The downloads running now, paused and ended (download-jobs.ts). */
   const jobs = new DownloadJobs(options.dataDir);
 

@@ -33,6 +33,12 @@ export class Publishing {
     await this.trackers.stopAll(items);
   }
 
+  /** The port others reach this daemon on (its router's mapping): every tracker and the DHT are told it. */
+  setPort(port: number): void {
+    this.trackers.setPort(port);
+    for (const discovery of this.discoveries) discovery.setPort?.(port);
+  }
+
   idle(): Promise<void> {
     return this.trackers.idle();
   }

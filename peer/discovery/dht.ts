@@ -106,6 +106,8 @@ class DhtDiscovery implements Discovery {
   private readonly closing = new AbortController();
   private readonly joined: Promise<void>;
   private announcing = 0;
+  /** The port announced: the public port, or the router's mapping of it once there is one. */
+  private announcePort: number | null;
   private lastError: string | null = null;
   private closed: Promise<void> | null = null;
   private readonly timers: NodeJS.Timeout[];
@@ -120,6 +122,7 @@ class DhtDiscovery implements Discovery {
     private readonly limits: DhtLimits,
   ) {
     this.schedule = new AnnounceSchedule(limits.files, timing);
+    this.announcePort = context.publicPort;
     // Each look-up on its way and each download asking listens for the close: more than Node's default 10.
     setMaxListeners(4 * limits.lookups + 16, this.closing.signal);
     // A DHT look-up that finds nobody is only what it found so far: a download waits (--wait) and asks again.
@@ -181,6 +184,14 @@ class DhtDiscovery implements Discovery {
    * recursive look-up itself runs on (a traversal of the public DHT can take tens of seconds), and the next
    * ask, by this download's next round or another's, takes what it found meanwhile.
    */
+  /** From now on, files are announced at `port` (the router's mapping of the public port), all of them at once. */
+  setPort(port: number): void {
+    if (this.rules.readOnly || port === this.announcePort) return;
+    this.announcePort = port;
+    this.schedule.dueAll(Date.now());
+    this.pump();
+  }
+
   private async find(sha1: string, signal: AbortSignal): Promise<FoundPeer[]> {
     const stop = AbortSignal.any([signal, this.closing.signal]);
     const started = Date.now();
@@ -227,7 +238,7 @@ class DhtDiscovery implements Discovery {
   /** Starts the announces that are due, a few at a time, once the DHT is joined. */
   private pump(): void {
     if (this.closed !== null || !this.dht.ready) return;
-    const port = this.context.publicPort;
+    const port = this.announcePort;
     if (port === null) return;
     for (const sha1 of this.schedule.take(Date.now(), this.limits.announcing - this.announcing)) {
       this.announcing += 1;

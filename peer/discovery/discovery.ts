@@ -17,6 +17,11 @@ export interface Discovery {
    */
   publish(sha1: string): void;
   unpublish(sha1: string): void;
+  /**
+   * The port others reach this daemon on changed (its home router mapped the public port, or the mapping
+   * lapsed): a discovery that announces to others beyond the local network announces this one from now on.
+   */
+  setPort?(port: number): void;
   status(): DiscoveryStatus;
   /** Stops every announce and closes its sockets; what it published simply expires. */
   close(): Promise<void>;

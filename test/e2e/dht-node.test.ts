@@ -107,6 +107,10 @@ describe("the DHT discovery on a local DHT", () => {
     await until("the real node's announce", () => announced.length > 0);
     // The HTTP port is announced, not the DHT's UDP port, under the namespaced key.
     expect(announced[0]).toEqual({ port: 45001, key: dhtKey(sha1).toString("hex") });
+    // The home router mapped the public port to another: announced again at once, with the external port.
+    discovery.setPort?.(51234);
+    await until("the announce of the mapped port", () => announced.some((a) => a.port === 51234));
+    expect(await discovery.source.find(sha1, new AbortController().signal)).toContainEqual({ host: "127.0.71.10", port: 51234, complete: false });
     await discovery.close();
 
     const targets = new Set(sends.mock.calls.map((args) => destination(args)));

@@ -111,6 +111,11 @@ describe.skipIf(skip !== null)(`behind a home router${skip === null ? "" : ` (sk
     const status = await statusOf(host, data);
     expect(status.portMapping).toMatchObject({ state: "mapped", protocol: expectProtocol, externalIp: router.wan, externalPort: port });
     expect(status.trackers[0]?.seenAs).toEqual({ ip: router.wan, port, reachable: true });
+    // Its share link now gives the address the tracker reached it at: the router's, with the mapped port.
+    const linked = net.p2p(host, ["--data-dir", data, "link", sha1]);
+    running.push(linked);
+    expect(await linked.exited, linked.log()).toBe(0);
+    expect(linked.stdout()).toContain(`x.pe=${encodeURIComponent(`${router.wan}:${port}`)}`);
     // Time to the first byte, from the public segment, through the router.
     const ttfb = Number(
       await node(downloader, `const t = Date.now(); fetch("http://${router.wan}:${port}/v1/files/${sha1}", { headers: { range: "bytes=0-0" } }).then(async (r) => { await r.arrayBuffer(); process.stdout.write(String(Date.now() - t)); })`),

@@ -60,6 +60,11 @@ export class AnnounceSchedule {
     return count;
   }
 
+  /** Every file due at `now` (the port announced changed: what the DHT holds names the old one). */
+  dueAll(now: number): void {
+    for (const entry of this.entries.values()) entry.next = Math.min(entry.next, now);
+  }
+
   /** Up to `max` files due at `now`, most overdue first, marked as on their way. */
   take(now: number, max: number): string[] {
     const due = [...this.entries].filter(([, entry]) => !entry.inFlight && entry.next <= now).sort(([, a], [, b]) => a.next - b.next);
