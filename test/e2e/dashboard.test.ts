@@ -87,6 +87,26 @@ async function session(): Promise<{ cookie: string; csrf: string }> {
   return { cookie, csrf };
 }
 
+/**
+ * Evaluated in the page: the lowest WCAG contrast ratio between the colour of visible text and the first
+ * opaque background behind it (white when none), and which text it was.
+ */
+const CONTRAST_SCRIPT = `(() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }).reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => { for (let e = el; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length >= 3 && (c[3] === undefined || c[3] > 0.5)) return c; } return [255, 255, 255]; };
+  let min = 21, text = "";
+  for (const el of document.querySelectorAll("body *")) {
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim() !== "");
+    const box = el.getBoundingClientRect();
+    if (!own || box.width === 0 || box.height === 0 || getComputedStyle(el).visibility === "hidden") continue;
+    const [a, b] = [lum(rgb(getComputedStyle(el).color)), lum(background(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < min) { min = ratio; text = el.tagName + ": " + el.textContent.trim().slice(0, 40); }
+  }
+  return { min, text };
+})()`;
+
 describe("the dashboard", () => {
   it("shows a file shared from the CLI after the page loaded, within a second, without a reload", async () => {
     const file = join(root.path, "from-cli.bin");
@@ -197,8 +217,17 @@ describe("the dashboard", () => {
     expect(widths.scroll).toBeLessThanOrEqual(390);
     expect(widths.body).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(DOCS, "dashboard-phone.png"), fullPage: false });
-    // Keyboard alone: Tab reaches the download form and Enter submits it.
-    await page.focus("#download-file");
+    // Readable: every piece of text has a contrast of 4.5:1 or more against what is behind it (WCAG AA).
+    const contrast = await page.evaluate<{ min: number; text: string }>(CONTRAST_SCRIPT);
+    expect(contrast.min, `lowest contrast: ${contrast.text}`).toBeGreaterThanOrEqual(4.5);
+    // Keyboard alone: Tab, from the top of the page, reaches the download form, and Enter submits it.
+    await page.evaluate("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)");
+    let reached = false;
+    for (let i = 0; i < 60 && !reached; i += 1) {
+      await page.keyboard.press("Tab");
+      reached = (await page.evaluate<string>("document.activeElement ? document.activeElement.id : ''")) === "download-file";
+    }
+    expect(reached, "Tab reaches the download field").toBe(true);
     await page.keyboard.type("still-not-a-hash");
     await page.keyboard.press("Enter");
     await page.locator("#download-error:text('still-not-a-hash')").waitFor();
