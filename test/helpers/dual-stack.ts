@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BIN } from "./cli.js";
 import { must, removeNamespace, runInNamespace, type MachineProcess } from "./netns.js";
@@ -81,6 +81,11 @@ export class DualStackLan {
     for (const ns of [...this.namespaces].reverse()) {
       removeNamespace(ns);
       rmSync(join("/etc/netns", ns), { recursive: true, force: true });
+    }
+    try {
+      rmdirSync("/etc/netns"); // Made here if it was not there; left alone while another test's hosts are in it.
+    } catch {
+      // Not empty, or gone.
     }
   }
 }
