@@ -1,10 +1,27 @@
+import { isIpv6 } from "../common/ip.js";
 import type { PeerEntry } from "../common/wire.js";
 
 /**
  * The swarm of one file as plain values: who is in it, whose key owns which entry, who has expired, and
  * a random sample for a reply. No storage and no clock of its own: the Durable Object (swarm.ts) loads it,
  * passes the time in, and persists what each call says changed.
+ *
+ * A peer may hold one entry per address family: a dual-stack daemon announces once over IPv4 and once over
+ * IPv6 (the tracker records the address each request came from), and both addresses are listed, each with
+ * its peerId, so that a downloader sees they are one peer (docs/protocol.md §1). Both entries are the same
+ * peer's: one key owns them, a `stopped` removes both, and the counts count the peer once.
  */
+
+export type Family = 4 | 6;
+
+export function familyOf(ip: string): Family {
+  return isIpv6(ip) ? 6 : 4;
+}
+
+/** The key of one entry: a peer's id and the family of its address. */
+export function entryKey(peerId: string, ip: string): string {
+  return `${peerId}/${familyOf(ip)}`;
+}
 
 export interface StoredPeer {
   peerId: string;
@@ -38,18 +55,21 @@ export interface AnnounceInput {
 export type AnnounceOutcome =
   /** `refreshOnly`: the same owner, address, port and state as before; only the expiry moved. */
   | { kind: "upserted"; peer: StoredPeer; created: boolean; refreshOnly: boolean }
-  | { kind: "removed"; peerId: string }
+  /** `keys`: the entries removed (entryKey), every family's. */
+  | { kind: "removed"; keys: string[] }
   | { kind: "absent" }
   | { kind: "key_mismatch" }
   | { kind: "swarm_full" }
   | { kind: "address_limit" };
 
 export class PeerTable {
+  /** By entryKey: a peer's entry per address family. */
   private readonly peers = new Map<string, StoredPeer>();
   private readonly perAddress = new Map<string, number>();
 
   constructor(private readonly limits: SwarmLimits) {}
 
+  /** How many entries (a dual-stack peer holds two). */
   get size(): number {
     return this.peers.size;
   }
@@ -58,19 +78,29 @@ export class PeerTable {
     for (const peer of entries) this.put(peer);
   }
 
-  get(peerId: string): StoredPeer | undefined {
-    return this.peers.get(peerId);
+  /** The peer's entry for the family of `ip` (IPv4 when absent). */
+  get(peerId: string, ip = "0.0.0.0"): StoredPeer | undefined {
+    return this.peers.get(entryKey(peerId, ip));
+  }
+
+  /** Every entry of one peer, of either family. */
+  private entriesOf(peerId: string): StoredPeer[] {
+    return [this.peers.get(`${peerId}/4`), this.peers.get(`${peerId}/6`)].filter((p): p is StoredPeer => p !== undefined);
   }
 
   announce(input: AnnounceInput, now: number): AnnounceOutcome {
-    const existing = this.peers.get(input.peerId);
-    // A dead entry's key no longer holds the id: the id is free again, as if the entry were gone.
+    const key = entryKey(input.peerId, input.ip);
+    const existing = this.peers.get(key);
+    // A dead entry's key no longer holds the id: the id is free again, as if the entry were gone. The key of
+    // either family's live entry holds the id for both.
+    const owners = this.entriesOf(input.peerId).filter((entry) => entry.expiresAt > now);
+    if (owners.some((entry) => entry.keyHash !== input.keyHash)) return { kind: "key_mismatch" };
     const live = existing !== undefined && existing.expiresAt > now ? existing : undefined;
-    if (live !== undefined && live.keyHash !== input.keyHash) return { kind: "key_mismatch" };
     if (input.stopped) {
-      if (existing === undefined) return { kind: "absent" };
-      this.remove(existing.peerId);
-      return { kind: "removed", peerId: existing.peerId };
+      const gone = this.entriesOf(input.peerId).map((entry) => entryKey(entry.peerId, entry.ip));
+      if (gone.length === 0) return { kind: "absent" };
+      for (const k of gone) this.remove(k);
+      return { kind: "removed", keys: gone };
     }
     if (existing === undefined && this.peers.size >= this.limits.maxPeers) return { kind: "swarm_full" };
     const movesAddress = existing === undefined || existing.ip !== input.ip;
@@ -87,7 +117,7 @@ export class PeerTable {
     };
     const refreshOnly =
       live !== undefined && live.ip === peer.ip && live.port === peer.port && live.complete === peer.complete;
-    if (existing !== undefined) this.remove(existing.peerId);
+    if (existing !== undefined) this.remove(key);
     this.put(peer);
     return { kind: "upserted", peer, created: live === undefined, refreshOnly };
   }
@@ -109,13 +139,13 @@ export class PeerTable {
     return pool.slice(0, take).map(({ peerId, ip, port, complete }) => ({ peerId, ip, port, complete }));
   }
 
-  /** Removes every entry whose time is up and returns their ids. */
+  /** Removes every entry whose time is up and returns their keys (entryKey). */
   expire(now: number): string[] {
     const gone: string[] = [];
-    for (const peer of this.peers.values()) {
-      if (peer.expiresAt <= now) gone.push(peer.peerId);
+    for (const [key, peer] of this.peers) {
+      if (peer.expiresAt <= now) gone.push(key);
     }
-    for (const peerId of gone) this.remove(peerId);
+    for (const key of gone) this.remove(key);
     return gone;
   }
 
@@ -128,26 +158,27 @@ export class PeerTable {
     return next;
   }
 
+  /** Peers, not entries: a dual-stack peer counts once (complete if either entry says so). */
   counts(now: number): { complete: number; incomplete: number } {
-    let complete = 0;
-    let incomplete = 0;
+    const seen = new Map<string, boolean>();
     for (const peer of this.peers.values()) {
       if (peer.expiresAt <= now) continue;
-      if (peer.complete) complete++;
-      else incomplete++;
+      seen.set(peer.peerId, (seen.get(peer.peerId) ?? false) || peer.complete);
     }
-    return { complete, incomplete };
+    let complete = 0;
+    for (const whole of seen.values()) if (whole) complete++;
+    return { complete, incomplete: seen.size - complete };
   }
 
   private put(peer: StoredPeer): void {
-    this.peers.set(peer.peerId, peer);
+    this.peers.set(entryKey(peer.peerId, peer.ip), peer);
     this.perAddress.set(peer.ip, (this.perAddress.get(peer.ip) ?? 0) + 1);
   }
 
-  private remove(peerId: string): void {
-    const peer = this.peers.get(peerId);
+  private remove(key: string): void {
+    const peer = this.peers.get(key);
     if (peer === undefined) return;
-    this.peers.delete(peerId);
+    this.peers.delete(key);
     const left = (this.perAddress.get(peer.ip) ?? 1) - 1;
     if (left > 0) this.perAddress.set(peer.ip, left);
     else this.perAddress.delete(peer.ip);

@@ -4,7 +4,7 @@ import { readConfig, type TrackerConfig } from "./config.js";
 import { DialBudget } from "./dial-budget.js";
 import { dialBack } from "./dial-back.js";
 import { isPublicUnicast, isSelf } from "./dial-target.js";
-import { PeerTable, type AnnounceInput, type StoredPeer } from "./peer-table.js";
+import { entryKey, familyOf, PeerTable, type AnnounceInput, type StoredPeer } from "./peer-table.js";
 
 /**
  * One file's swarm: a Durable Object per file id, its peers in SQLite, kept in memory as a PeerTable.
@@ -30,6 +30,7 @@ const DIAL_REPLY_WAIT_MS = 1000;
 
 interface PeerRow extends Record<string, SqlStorageValue> {
   peer_id: string;
+  family: number;
   key_hash: string;
   ip: string;
   port: number;
@@ -46,7 +47,7 @@ export class Swarm extends DurableObject<Env> {
   private file: FileMeta | null = null;
   private schemaReady = false;
   private alarmAt: number | null = null;
-  /** Each peer's expiry as SQLite holds it, which may lag the table's by up to writeSlackMs. */
+  /** Each entry's expiry as SQLite holds it (by entryKey), which may lag the table's by up to writeSlackMs. */
   private readonly storedExpiry = new Map<string, number>();
   /**
    * A re-announce that changes nothing but the expiry is written only once the stored expiry lags by this
@@ -88,7 +89,7 @@ export class Swarm extends DurableObject<Env> {
         return { ok: false, code: outcome.kind };
       case "absent":
       case "removed":
-        if (outcome.kind === "removed") this.deleteRows([outcome.peerId]);
+        if (outcome.kind === "removed") this.deleteRows(outcome.keys);
         if (this.table.size === 0) this.dropStorage();
         return { ok: true, value: { interval: this.config.intervalSeconds, peers: [] } };
       case "upserted": {
@@ -177,7 +178,7 @@ export class Swarm extends DurableObject<Env> {
   /** How many rows storage holds: for tests and the operator, to see that expiry really deletes. */
   storedPeerCount(): number {
     if (!this.schemaReady) return 0;
-    return this.sql().exec<{ n: number }>("SELECT COUNT(*) AS n FROM peers").one().n;
+    return this.sql().exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries").one().n;
   }
 
   override alarm(): void {
@@ -205,23 +206,27 @@ export class Swarm extends DurableObject<Env> {
     void this.ctx.storage.setAlarm(at);
   }
 
-  private deleteRows(peerIds: string[]): void {
-    if (peerIds.length === 0 || !this.schemaReady) return;
-    for (const peerId of peerIds) {
-      this.ctx.storage.sql.exec("DELETE FROM peers WHERE peer_id = ?", peerId);
-      this.storedExpiry.delete(peerId);
+  /** `keys`: entryKey of each entry, `<peerId>/<family>`. */
+  private deleteRows(keys: string[]): void {
+    if (keys.length === 0 || !this.schemaReady) return;
+    for (const key of keys) {
+      const slash = key.lastIndexOf("/");
+      this.ctx.storage.sql.exec("DELETE FROM entries WHERE peer_id = ? AND family = ?", key.slice(0, slash), Number(key.slice(slash + 1)));
+      this.storedExpiry.delete(key);
     }
   }
 
   private persist(peer: StoredPeer, refreshOnly: boolean): void {
-    const stored = this.storedExpiry.get(peer.peerId);
+    const key = entryKey(peer.peerId, peer.ip);
+    const stored = this.storedExpiry.get(key);
     if (refreshOnly && stored !== undefined && peer.expiresAt - stored < this.writeSlackMs) return;
-    this.storedExpiry.set(peer.peerId, peer.expiresAt);
+    this.storedExpiry.set(key, peer.expiresAt);
     this.sql().exec(
-      `INSERT INTO peers (peer_id, key_hash, ip, port, complete, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (peer_id) DO UPDATE SET key_hash = excluded.key_hash, ip = excluded.ip, port = excluded.port,
+      `INSERT INTO entries (peer_id, family, key_hash, ip, port, complete, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (peer_id, family) DO UPDATE SET key_hash = excluded.key_hash, ip = excluded.ip, port = excluded.port,
          complete = excluded.complete, expires_at = excluded.expires_at`,
       peer.peerId,
+      familyOf(peer.ip),
       peer.keyHash,
       peer.ip,
       peer.port,
@@ -246,13 +251,24 @@ export class Swarm extends DurableObject<Env> {
   }
 
   private load(): void {
-    const exists = this.ctx.storage.sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'peers'")
-      .one().n;
-    if (exists === 0) return;
-    this.schemaReady = true;
-    const rows = this.sql().exec<PeerRow>("SELECT * FROM peers").toArray();
-    for (const row of rows) this.storedExpiry.set(row.peer_id, row.expires_at);
+    const tables = new Set(
+      this.ctx.storage.sql
+        .exec<{ name: string }>("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('peers', 'entries')")
+        .toArray()
+        .map((row) => row.name),
+    );
+    if (tables.size === 0) return;
+    this.ensureSchema();
+    if (tables.has("peers")) {
+      // Stored before entries were kept per address family (one per peer, keyed by its id): moved over once.
+      this.ctx.storage.sql.exec(`
+        INSERT OR REPLACE INTO entries (peer_id, family, key_hash, ip, port, complete, expires_at)
+          SELECT peer_id, CASE WHEN instr(ip, ':') > 0 THEN 6 ELSE 4 END, key_hash, ip, port, complete, expires_at FROM peers;
+        DROP TABLE peers;
+      `);
+    }
+    const rows = this.sql().exec<PeerRow>("SELECT * FROM entries").toArray();
+    for (const row of rows) this.storedExpiry.set(`${row.peer_id}/${row.family}`, row.expires_at);
     this.table.load(
       rows.map((row) => ({
         peerId: row.peer_id,
@@ -270,13 +286,15 @@ export class Swarm extends DurableObject<Env> {
   private ensureSchema(): void {
     if (this.schemaReady) return;
     this.ctx.storage.sql.exec(`
-      CREATE TABLE IF NOT EXISTS peers (
-        peer_id TEXT PRIMARY KEY,
+      CREATE TABLE IF NOT EXISTS entries (
+        peer_id TEXT NOT NULL,
+        family INTEGER NOT NULL,
         key_hash TEXT NOT NULL,
         ip TEXT NOT NULL,
         port INTEGER NOT NULL,
         complete INTEGER NOT NULL,
-        expires_at INTEGER NOT NULL
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (peer_id, family)
       );
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
     `);

@@ -1,3 +1,4 @@
+import { normalizeIp } from "../../common/ip.js";
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { limitConnections } from "../server/connection-limits.js";
 
@@ -89,7 +90,8 @@ export function startTrackerFront(host: string, port: number, upstreamPort: numb
     const headers = {
       ...endToEnd(req.headers, BODY_FRAMING),
       ...(hasBody ? { "content-length": String(body.length) } : {}),
-      "cf-connecting-ip": clientIp,
+      // On a dual-stack socket an IPv4 client is ::ffff:a.b.c.d; the edge gives a.b.c.d (the Worker normalises too).
+      "cf-connecting-ip": normalizeIp(clientIp) ?? clientIp,
     };
     const unanswered = (): void => {
       if (res.headersSent) return;

@@ -34,6 +34,8 @@ function inProgress(item: Announced): item is InProgress {
 /** How announcing to one tracker went, for `p2p status`: the last announce, and the last that worked. */
 export interface TrackerHealth {
   url: string;
+  /** The address family this announcer's requests use, when the daemon announces over both (announce-families.ts). */
+  family?: 4 | 6;
   /** Whether the last announce (of any share) reached the tracker; null before the first. */
   ok: boolean | null;
   lastAnnounceAt: string | null;
@@ -78,7 +80,7 @@ export class Announcer {
     private readonly isIntact: (share: Share) => Promise<boolean>,
     private readonly log: (line: string) => void,
   ) {
-    this.health = { url: tracker.baseUrl, ok: null, lastAnnounceAt: null, lastSuccessAt: null, lastError: null };
+    this.health = { url: tracker.baseUrl, ...(tracker.family === undefined ? {} : { family: tracker.family }), ok: null, lastAnnounceAt: null, lastSuccessAt: null, lastError: null };
   }
 
   status(): TrackerHealth {
@@ -188,7 +190,7 @@ export class Announcer {
       delayMs = Math.min(1000 * 2 ** failures, 60_000);
       const why = error instanceof Error ? error.message : String(error);
       Object.assign(this.health, { ok: false, lastAnnounceAt: new Date().toISOString(), lastError: why });
-      this.log(`announce of ${share.sha1} to ${this.tracker.baseUrl} failed (${why}); retrying`);
+      this.log(`announce of ${share.sha1} to ${this.tracker.label} failed (${why}); retrying`);
     }
     const owner = this.active.get(share.sha1);
     if (owner !== token) {

@@ -9,6 +9,7 @@ import { shareIsIntact } from "../server/share-file.js";
 import { downloadsDir, loadDownload } from "../state/download-state.js";
 import { DownloadJobs } from "./download-jobs.js";
 import { ShareRegistry, type Share } from "../state/share-registry.js";
+import { announceFamilies } from "../tracker-client/announce-families.js";
 import { TrackerClient } from "../tracker-client/tracker-client.js";
 import { Announcer, type InProgress } from "./announcer.js";
 import type { PartialFile } from "../swarm/partial-file.js";
@@ -82,6 +83,8 @@ const DETACHED_ANSWER_MS = 5000;
 
 export interface RunningDaemon {
   publicPort: number;
+  /** The address the public port listens on: `--host`, or 0.0.0.0 where `::` could not be had (no IPv6). */
+  publicHost: string;
   /** The dashboard's port, or null without one. */
   uiPort: number | null;
   registry: ShareRegistry;
@@ -100,11 +103,28 @@ function memory(): { rssBytes: number; heapUsedBytes: number; externalBytes: num
 function listen(server: Server, port: number, host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => {
+    // `::` is both families (ipv6Only false: an IPv4 client appears as ::ffff:a.b.c.d, normalised where used).
+    server.listen({ port, host, ipv6Only: false }, () => {
+      server.off("error", reject);
       const address = server.address();
       resolve(typeof address === "object" && address !== null ? address.port : port);
     });
   });
+}
+
+/**
+ * Listens on `host`; `::` (the default, both families) falls back to 0.0.0.0 on a machine without IPv6 (a
+ * kernel booted with ipv6.disable=1 has no `::`). Resolves with the host and port listened on.
+ */
+async function listenDualStack(server: Server, port: number, host: string, log: (line: string) => void): Promise<{ host: string; port: number }> {
+  try {
+    return { host, port: await listen(server, port, host) };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (host !== "::" || (code !== "EAFNOSUPPORT" && code !== "EADDRNOTAVAIL")) throw error;
+    log(`no IPv6 on this machine (${code}): the public port listens on IPv4 only (0.0.0.0)`);
+    return { host: "0.0.0.0", port: await listen(server, port, "0.0.0.0") };
+  }
 }
 
 export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon> {
@@ -185,13 +205,13 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       void announcer.stop(share);
     },
   });
-  const publicPort = await listen(publicServer, options.port, options.host).catch((error: NodeJS.ErrnoException) => {
+  const { host: publicHost, port: publicPort } = await listenDualStack(publicServer, options.port, options.host, log).catch((error: NodeJS.ErrnoException) => {
     throw error.code === "EADDRINUSE"
       ? Errors.daemonRunning(`port ${options.port} on ${options.host} is in use`, "stop what uses it, or pass --port")
       : error;
   });
   const discoveries = await startDiscoveries(options.discovery ?? NO_DISCOVERY, {
-    host: options.host,
+    host: publicHost,
     publicPort,
     dataDir: options.dataDir,
     log,
@@ -200,12 +220,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     publicServer.close();
     throw error;
   });
+  // One announcer per tracker and address family: a dual-stack daemon is listed under both its addresses.
+  const families = await Promise.all(trackers.map((tracker) => announceFamilies(tracker.baseUrl, localAddress ?? options.announceHost)));
   const announcer = new Publishing(
     new Announcers(
-      trackers.map((tracker) => {
-        const stopTracker = new TrackerClient(tracker.baseUrl, localAddress, STOPPED_ANNOUNCE_LIMIT_MS);
-        return new Announcer(tracker, stopTracker, identity, publicPort, options.announceHost, shareIsIntact, log);
-      }),
+      trackers.flatMap((tracker, i) =>
+        families[i]!.map((family) => {
+          const client = family === undefined ? tracker : new TrackerClient(tracker.baseUrl, localAddress, undefined, family);
+          const stopTracker = new TrackerClient(tracker.baseUrl, localAddress, STOPPED_ANNOUNCE_LIMIT_MS, family);
+          return new Announcer(client, stopTracker, identity, publicPort, options.announceHost, shareIsIntact, log);
+        }),
+      ),
     ),
     discoveries,
   );
@@ -415,7 +440,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         ...announcer.discoveryStatus().map((status) => ({ ...status, peersGiven: peersFrom.get(status.name) ?? 0 })),
         ...[...peersFrom].filter(([name]) => !name.startsWith("tracker:") && !discoveries.some((d) => d.name === name)).map(([name, peersGiven]) => ({ name, ok: true, detail: "", peersGiven })),
       ],
-      public: { host: options.host, port: publicPort },
+      public: { host: publicHost, port: publicPort },
       portMapping: mappingStatus(),
       shares: registry.list().length,
       uploadedBytes,
@@ -508,7 +533,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     })();
     return closing;
   };
-  return { publicPort, uiPort: ui?.port ?? null, registry, link, addShare, close };
+  return { publicPort, publicHost, uiPort: ui?.port ?? null, registry, link, addShare, close };
 }
 
 /** Resolves when every promise has settled, or after `limitMs`, whichever comes first. */

@@ -57,6 +57,8 @@ export class ChunkSocket {
   private idleMs = 0;
   private deadlineMs = 0;
   private readonly extraHeaders: string;
+  /** Whether the TCP connection was ever made: a failure before it says the address is no way to the peer. */
+  connected = false;
 
   constructor(
     host: string,
@@ -81,6 +83,7 @@ export class ChunkSocket {
       },
     });
     this.socket.setNoDelay(true);
+    this.socket.once("connect", () => (this.connected = true));
     this.socket.on("error", (error) => this.fail(new PeerFault("network", error.message)));
     this.socket.on("close", () => {
       this.closed = true;

@@ -16,31 +16,75 @@ export interface PeerAddress {
   port: number;
 }
 
+/**
+ * One peer, reached at one address at a time. A peer listed under an IPv6 and an IPv4 address (a dual-stack
+ * daemon, sources/family-preference.ts) has the other as an alternate: when the address in use fails before
+ * any connection to it was ever made (refused, unreachable, no route), the next one is used from then on and
+ * the request is tried once more there, Happy-Eyeballs-like, IPv6 first. Its key stays the first address's.
+ */
 export class PeerConnection {
   readonly key: string;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 2 });
+  private agent = new Agent({ keepAlive: true, maxSockets: 2 });
   private readonly sockets = new Set<ChunkSocket>();
+  private readonly addresses: PeerAddress[];
+  private current = 0;
+  /** A connection to the address in use was made once: it is the way to this peer, kept. */
+  private reached = false;
 
   constructor(
-    readonly address: PeerAddress,
+    address: PeerAddress,
     private readonly localAddress?: string,
     /** The download limit and the `P2P-Port` its chunk requests state. */
     private readonly chunkOptions: ChunkSocketOptions = {},
+    alternates: readonly PeerAddress[] = [],
   ) {
     this.key = hostPort(address.ip, address.port);
+    this.addresses = [address, ...alternates];
+  }
+
+  /** The address in use (what `--json` reports). */
+  get address(): PeerAddress {
+    return this.addresses[this.current]!;
+  }
+
+  /** Another address of the same peer, tried if those before it fail before connecting. */
+  addAlternate(address: PeerAddress): void {
+    if (this.addresses.some((a) => a.ip === address.ip && a.port === address.port)) return;
+    this.addresses.push(address);
+  }
+
+  /** Moves to the next address after a failure that never connected; false when there is none or one worked. */
+  private fallBack(): boolean {
+    if (this.reached || this.current + 1 >= this.addresses.length) return false;
+    this.current++;
+    this.agent.destroy();
+    this.agent = new Agent({ keepAlive: true, maxSockets: 2 });
+    return true;
   }
 
   /** GETs `path` and resolves with its body, failing if it is not a 200 or passes `maxBytes`. */
-  small(path: string, limits: FetchLimits, maxBytes: number): Promise<Buffer> {
+  async small(path: string, limits: FetchLimits, maxBytes: number): Promise<Buffer> {
+    for (;;) {
+      const tried = this.current;
+      try {
+        return await this.smallAt(path, limits, maxBytes);
+      } catch (error) {
+        if (!(error instanceof NotConnected) || (tried === this.current && !this.fallBack())) throw error instanceof NotConnected ? error.fault : error;
+      }
+    }
+  }
+
+  private smallAt(path: string, limits: FetchLimits, maxBytes: number): Promise<Buffer> {
     return new Promise<Buffer>((resolve, reject) => {
       let req: ClientRequest | null = null;
       let settled = false;
+      let connected = false;
       const fail = (error: PeerFault): void => {
         if (settled) return;
         settled = true;
         clearTimeout(deadline);
         req?.destroy();
-        reject(error);
+        reject(connected || error.kind === "aborted" ? error : new NotConnected(error));
       };
       const deadline = setTimeout(() => fail(new PeerFault("timeout", `no complete answer within ${limits.deadlineMs} ms`)), limits.deadlineMs);
       req = request({
@@ -52,6 +96,12 @@ export class PeerConnection {
         ...(this.chunkOptions.statedPort === undefined ? {} : { headers: { "P2P-Port": String(this.chunkOptions.statedPort) } }),
         ...(this.localAddress === undefined ? {} : { localAddress: this.localAddress }),
       });
+      req.on("socket", (socket) => {
+        // A pooled socket is connected already; a new one says so when it connects.
+        if (!socket.connecting) connected = true;
+        else socket.once("connect", () => (connected = true));
+      });
+      req.on("response", () => (this.reached = true));
       req.setTimeout(limits.idleMs, () => fail(new PeerFault("timeout", `stalled for ${limits.idleMs} ms`)));
       req.on("error", (error) => fail(new PeerFault("network", error.message)));
       req.on("response", (res) => {
@@ -88,22 +138,63 @@ export class PeerConnection {
 
   /** A chunk, read straight into `target` over a keep-alive connection of this peer's (chunk-socket.ts). */
   chunk(path: string, target: Buffer, expected: number, limits: FetchLimits): { done: Promise<Buffer>; abort: () => void } {
+    let aborted = false;
+    let used = this.socketFor();
+    const attempt = (socket: ChunkSocket): Promise<Buffer> =>
+      socket.fetch(path, target, expected, limits).then(
+        (body) => {
+          this.reached = true;
+          return body;
+        },
+        (error: unknown) => {
+          this.sockets.delete(socket);
+          if (socket.connected) this.reached = true;
+          // Never connected to this address: the peer's next one, once (a peer with one address fails as before).
+          const tried = this.addressOf(socket);
+          if (!aborted && !socket.connected && (tried !== this.current || this.fallBack())) {
+            used = this.socketFor();
+            return attempt(used);
+          }
+          throw error;
+        },
+      );
+    const done = attempt(used);
+    return {
+      done,
+      abort: () => {
+        aborted = true;
+        used.abort();
+      },
+    };
+  }
+
+  private readonly socketAddress = new WeakMap<ChunkSocket, number>();
+
+  private addressOf(socket: ChunkSocket): number {
+    return this.socketAddress.get(socket) ?? this.current;
+  }
+
+  private socketFor(): ChunkSocket {
     let socket = [...this.sockets].find((s) => s.idle);
     if (socket === undefined) {
-      socket = new ChunkSocket(this.address.ip, this.address.port, this.key, this.localAddress, this.chunkOptions);
+      const { ip, port } = this.address;
+      socket = new ChunkSocket(ip, port, hostPort(ip, port), this.localAddress, this.chunkOptions);
+      this.socketAddress.set(socket, this.current);
       this.sockets.add(socket);
     }
-    const used = socket;
-    const done = used.fetch(path, target, expected, limits).catch((error: unknown) => {
-      this.sockets.delete(used);
-      throw error;
-    });
-    return { done, abort: () => used.abort() };
+    return socket;
   }
 
   close(): void {
     this.agent.destroy();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+  }
+}
+
+/** A failure before any connection was made to the address tried: the caller may try the peer's next one. */
+class NotConnected extends Error {
+  constructor(readonly fault: PeerFault) {
+    super(fault.message);
   }
 }

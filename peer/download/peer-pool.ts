@@ -2,6 +2,8 @@ import { Errors, P2PError } from "../errors.js";
 import { sourceKind, type Candidate, type FoundPeer } from "../sources/candidate-table.js";
 import type { PeerFinder, SourceFailure } from "../sources/peer-finder.js";
 import { PeerExchange } from "../sources/peer-exchange.js";
+import { groupByPeer, preferredFamily, type Family } from "../sources/family-preference.js";
+import { machineFamilies } from "../tracker-client/announce-families.js";
 import { pause, throwIfCancelled, unlessCancelled } from "./cancel.js";
 import type { ChunkSocketOptions } from "./chunk-socket.js";
 import { PeerConnection } from "./peer-http.js";
@@ -26,6 +28,8 @@ export class PeerPool {
   private readonly exchange: PeerExchange;
   /** Peers the taker accepted from offers (the exchange), so that a refill waiting for peers sees them. */
   private offeredTaken = 0;
+  /** The key of each peer whose id a source gave: its other family's address joins that connection. */
+  private readonly keyOfPeer = new Map<string, string>();
 
   constructor(
     private readonly sha1: string,
@@ -33,26 +37,41 @@ export class PeerPool {
     private readonly localAddress: string | undefined,
     /** The download limit and the public port chunk requests state (a daemon's downloads). */
     private readonly chunkOptions: ChunkSocketOptions = {},
+    /** The address family tried first for a peer listed under both (family-preference.ts). */
+    private readonly prefer: Family = preferredFamily(machineFamilies().ipv6, localAddress),
   ) {
     this.exchange = new PeerExchange(sha1, () => this.connections.values(), (source, found) => this.offer(source, found));
   }
 
-  /** Adds candidates; returns their keys (complete ones first, as the finder orders them). */
+  /**
+   * Adds candidates; returns their keys (complete ones first, as the finder orders them). A peer listed under
+   * two addresses (its IPv4 and IPv6, same peerId) is one connection, at the preferred family's address, with
+   * the other as its fallback; its key is the address it joined with.
+   */
   add(candidates: readonly Candidate[]): string[] {
     if (this.closed) return [];
     let joined = false;
-    for (const candidate of candidates) {
-      const { key, host, port } = candidate;
-      if (!this.connections.has(key)) {
-        this.connections.set(key, new PeerConnection({ ip: host, port }, this.localAddress, this.chunkOptions));
+    const keys: string[] = [];
+    for (const { first, fallbacks } of groupByPeer(candidates, this.prefer)) {
+      const known = first.peerId === undefined ? undefined : this.keyOfPeer.get(first.peerId);
+      const key = known ?? first.key;
+      let connection = this.connections.get(key);
+      if (connection === undefined) {
+        connection = new PeerConnection({ ip: first.host, port: first.port }, this.localAddress, this.chunkOptions);
+        this.connections.set(key, connection);
         joined = true;
       }
-      this.origins.set(key, [...candidate.sources]);
-      if (candidate.complete) this.complete.add(key);
+      for (const other of known === undefined ? fallbacks : [first, ...fallbacks]) {
+        if (other.key !== key) connection.addAlternate({ ip: other.host, port: other.port });
+      }
+      if (first.peerId !== undefined) this.keyOfPeer.set(first.peerId, key);
+      this.origins.set(key, [...new Set([first, ...fallbacks].flatMap((c) => c.sources))]);
+      if (first.complete || fallbacks.some((c) => c.complete)) this.complete.add(key);
       else this.complete.delete(key);
+      keys.push(key);
     }
     if (joined) this.exchange.noticed();
-    return candidates.map((candidate) => candidate.key);
+    return keys;
   }
 
   get(key: string): PeerConnection {

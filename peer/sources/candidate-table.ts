@@ -11,6 +11,11 @@ export interface FoundPeer {
   port: number;
   /** It has the whole file (a source may not know: then false). */
   complete: boolean;
+  /**
+   * The peer's id, when the source says it (a tracker does): a dual-stack peer is listed once per address
+   * family, and its addresses are one peer (family-preference.ts).
+   */
+  peerId?: string;
 }
 
 export interface Candidate extends FoundPeer {
@@ -59,9 +64,11 @@ export class CandidateTable {
       if (candidate === undefined) {
         if (this.candidates.size >= this.limit && !this.evictOldest(named)) continue;
         candidate = { key, host: peer.host, port: peer.port, complete: peer.complete, sources: [source], firstSeen: now, lastSeen: now };
+        if (peer.peerId !== undefined) candidate.peerId = peer.peerId;
         this.candidates.set(key, candidate);
       } else {
         candidate.complete ||= peer.complete;
+        if (candidate.peerId === undefined && peer.peerId !== undefined) candidate.peerId = peer.peerId;
         candidate.lastSeen = now;
         if (!candidate.sources.includes(source)) candidate.sources.push(source);
       }

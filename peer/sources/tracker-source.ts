@@ -26,7 +26,7 @@ export class TrackerPeerSource implements PeerSource {
     const from = new URL(this.client.baseUrl).hostname.replace(/^\[(.*)\]$/, "$1");
     return reply.peers
       .filter((peer) => !this.scoped || mayPointAt(from, peer.ip))
-      .map((peer) => ({ host: peer.ip, port: peer.port, complete: peer.complete }));
+      .map((peer) => ({ host: peer.ip, port: peer.port, complete: peer.complete, ...(typeof peer.peerId === "string" && peer.peerId.length <= 64 ? { peerId: peer.peerId } : {}) }));
   }
 }
 

@@ -13,7 +13,17 @@ export class TrackerClient {
     readonly baseUrl: string,
     private readonly localAddress?: string,
     private readonly timeoutMs = 10_000,
+    /**
+     * Connect over this address family only (the tracker's host name looked up for it): a dual-stack daemon
+     * announces once per family, so that the tracker records both of its addresses (announce-families.ts).
+     */
+    readonly family?: 4 | 6,
   ) {}
+
+  /** The URL, and the family when one is chosen: how logs and `p2p status` name this client. */
+  get label(): string {
+    return this.family === undefined ? this.baseUrl : `${this.baseUrl} over IPv${this.family}`;
+  }
 
   announce(sha1: string, body: AnnounceRequest): Promise<AnnounceReply> {
     return this.call<AnnounceReply>("POST", `/v1/files/${sha1}/peers`, JSON.stringify(body));
@@ -38,7 +48,7 @@ export class TrackerClient {
         throw Errors.usage(`${this.localAddress} is not an address of this machine: connections cannot be made from it`, "pass one of this machine's addresses to --bind (see `ip addr`), or leave --bind out");
       }
       throw Errors.trackerUnreachable(
-        `cannot reach the tracker at ${this.baseUrl}: ${error instanceof Error ? error.message : String(error)}`,
+        `cannot reach the tracker at ${this.label}: ${error instanceof Error ? error.message : String(error)}`,
         "start one with `p2p tracker`, or pass --tracker <url> (env P2P_TRACKER)",
       );
     }
@@ -78,6 +88,7 @@ export class TrackerClient {
           timeout: this.timeoutMs,
           ...(signal === undefined ? {} : { signal }),
           ...(this.localAddress === undefined ? {} : { localAddress: this.localAddress }),
+          ...(this.family === undefined ? {} : { family: this.family }),
         },
         (res: IncomingMessage) => {
           const parts: Buffer[] = [];

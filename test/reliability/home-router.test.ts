@@ -31,6 +31,7 @@ describe.skipIf(skip !== null)(`behind a home router${skip === null ? "" : ` (sk
   let tracker = "";
   let r1: Router;
   let r2: Router;
+  let r3: Router;
   let downloader: Machine;
   let other: Machine;
   const running: MachineProcess[] = [];
@@ -44,6 +45,8 @@ describe.skipIf(skip !== null)(`behind a home router${skip === null ? "" : ` (sk
     net = new Internet("nat");
     r1 = await net.addRouter(1, { upnp: true, natpmp: true, hosts: 2 });
     r2 = await net.addRouter(2, { upnp: false, natpmp: true, hosts: 2 });
+    // An older router: UPnP IGD version 1 only (miniupnpd's force_igd_desc_v1), no NAT-PMP or PCP.
+    r3 = await net.addRouter(3, { upnp: true, natpmp: false, igd1: true, hosts: 1 });
     downloader = net.addPublicHost(1);
     other = net.addPublicHost(2);
     const started = await net.startTracker({ ANNOUNCE_INTERVAL_SECONDS: "30", ANNOUNCE_GRACE_SECONDS: "30", RATE_LIMIT_PER_MINUTE: "0" });
@@ -140,6 +143,10 @@ describe.skipIf(skip !== null)(`behind a home router${skip === null ? "" : ` (sk
 
   it("UPnP IGD 2: maps, is marked reachable, serves the public segment, renews a short lease, unmaps on stop", async () => {
     await shareThroughRouter(r1, r1.hosts[0]!, "upnp", "upnp-igd2", 3, 5001);
+  });
+
+  it("UPnP IGD 1 only (an older router): the same, through WANIPConnection:1", async () => {
+    await shareThroughRouter(r3, r3.hosts[0]!, "upnp", "upnp-igd1", 600, 5001);
   });
 
   it("NAT-PMP only (no UPnP on the router): the same", async () => {

@@ -52,9 +52,28 @@ describe("PeerTable announce and key ownership", () => {
   it("removes an entry on stopped with its key, and says absent for an unknown one", () => {
     const table = new PeerTable(limits);
     table.announce(peer("a"), 1000);
-    expect(table.announce(peer("a", { stopped: true }), 1200)).toEqual({ kind: "removed", peerId: "a" });
+    expect(table.announce(peer("a", { stopped: true }), 1200)).toEqual({ kind: "removed", keys: ["a/4"] });
     expect(table.size).toBe(0);
     expect(table.announce(peer("zz", { stopped: true }), 1200)).toEqual({ kind: "absent" });
+  });
+
+  it("keeps one entry per address family of a peer: both listed, one key owning both, stopped removing both", () => {
+    const table = new PeerTable(limits);
+    expect(table.announce(peer("a", { ip: "10.0.0.1" }), 1000)).toMatchObject({ kind: "upserted", created: true });
+    expect(table.announce(peer("a", { ip: "2001:db8::1" }), 1000)).toMatchObject({ kind: "upserted", created: true });
+    expect(table.size).toBe(2);
+    expect(table.get("a", "2001:db8::1")?.ip).toBe("2001:db8::1");
+    expect(table.get("a")?.ip).toBe("10.0.0.1");
+    expect(table.sample(50, 1500).map((p) => p.ip).sort()).toEqual(["10.0.0.1", "2001:db8::1"]);
+    expect(table.sample(50, 1500, "a")).toEqual([]);
+    expect(table.counts(1500)).toEqual({ complete: 1, incomplete: 0 });
+    // The IPv4 entry's key holds the id for the other family too.
+    expect(table.announce(peer("a", { ip: "2001:db8::2", keyHash: "thief" }), 1500).kind).toBe("key_mismatch");
+    // A new IPv6 address replaces the IPv6 entry only.
+    table.announce(peer("a", { ip: "2001:db8::2" }), 1600);
+    expect(table.sample(50, 1700).map((p) => p.ip).sort()).toEqual(["10.0.0.1", "2001:db8::2"]);
+    expect(table.announce(peer("a", { stopped: true }), 1800)).toEqual({ kind: "removed", keys: ["a/4", "a/6"] });
+    expect(table.size).toBe(0);
   });
 
   it("caps entries per address, counting a moved entry at its new address", () => {
@@ -128,9 +147,9 @@ describe("PeerTable expiry", () => {
     table.announce(peer("bb"), 1000);
     expect(table.nextExpiry()).toBe(3000);
     expect(table.expire(2999)).toEqual([]);
-    expect(table.expire(3000)).toEqual(["a"]);
+    expect(table.expire(3000)).toEqual(["a/4"]);
     expect(table.nextExpiry()).toBe(4000);
-    expect(table.expire(5000)).toEqual(["bb"]);
+    expect(table.expire(5000)).toEqual(["bb/4"]);
     expect(table.nextExpiry()).toBeNull();
     expect(table.size).toBe(0);
   });

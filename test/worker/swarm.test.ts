@@ -15,9 +15,9 @@ function announce(peerId: string, over: Partial<SwarmAnnounce> = {}): SwarmAnnou
 
 function rows(state: DurableObjectState): number {
   const tables = state.storage.sql
-    .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'peers'")
+    .exec<{ n: number }>("SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'entries'")
     .one().n;
-  return tables === 0 ? 0 : state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM peers").one().n;
+  return tables === 0 ? 0 : state.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries").one().n;
 }
 
 describe("Swarm Durable Object", () => {
@@ -28,8 +28,20 @@ describe("Swarm Durable Object", () => {
     expect(reply).toMatchObject({ ok: true, value: { interval: 2, peers: [{ peerId: "a", ip: "10.0.0.1" }] } });
     await runInDurableObject(stub, (_instance, state) => {
       expect(rows(state)).toBe(2);
-      expect(state.storage.sql.exec<{ peer_id: string }>("SELECT peer_id FROM peers ORDER BY peer_id").toArray().map((r) => r.peer_id)).toEqual(["a", "b"]);
+      expect(state.storage.sql.exec<{ peer_id: string }>("SELECT peer_id FROM entries ORDER BY peer_id").toArray().map((r) => r.peer_id)).toEqual(["a", "b"]);
     });
+  });
+
+  it("keeps a peer's IPv4 and IPv6 announces as two entries, both listed, both removed by stopped", async () => {
+    const stub = stubFor("families");
+    await stub.announce(announce("a", { ip: "198.19.71.1" }));
+    await stub.announce(announce("a", { ip: "2001:db8:70::1" }));
+    const listed = await stub.peers(50);
+    expect(listed.ok && listed.value.peers.map((p) => `${p.peerId} ${p.ip}`).sort()).toEqual(["a 198.19.71.1", "a 2001:db8:70::1"]);
+    expect(await stub.stats("f".repeat(40))).toMatchObject({ ok: true, value: { complete: 1, incomplete: 0 } });
+    await runInDurableObject(stub, (_instance, state) => expect(rows(state)).toBe(2));
+    await stub.announce(announce("a", { ip: "198.19.71.1", stopped: true }));
+    expect(await stub.peers(50)).toEqual({ ok: false, code: "unknown_file" });
   });
 
   it("lets only the owning key update or remove an entry", async () => {
@@ -38,7 +50,7 @@ describe("Swarm Durable Object", () => {
     expect(await stub.announce(announce("a", { keyHash: "thief", port: 2222 }))).toEqual({ ok: false, code: "key_mismatch" });
     expect(await stub.announce(announce("a", { keyHash: "thief", stopped: true }))).toEqual({ ok: false, code: "key_mismatch" });
     await runInDurableObject(stub, (_instance, state) => {
-      expect(state.storage.sql.exec<{ port: number }>("SELECT port FROM peers WHERE peer_id = 'a'").one().port).toBe(1111);
+      expect(state.storage.sql.exec<{ port: number }>("SELECT port FROM entries WHERE peer_id = 'a'").one().port).toBe(1111);
     });
     await stub.announce(announce("a", { stopped: true }));
     expect(await stub.peers(50)).toEqual({ ok: false, code: "unknown_file" });
@@ -85,7 +97,7 @@ describe("Swarm Durable Object", () => {
     }
     await runDurableObjectAlarm(stub);
     await runInDurableObject(stub, (_instance, state) => {
-      expect(state.storage.sql.exec<{ peer_id: string }>("SELECT peer_id FROM peers").toArray().map((r) => r.peer_id)).toEqual(["chatty"]);
+      expect(state.storage.sql.exec<{ peer_id: string }>("SELECT peer_id FROM entries").toArray().map((r) => r.peer_id)).toEqual(["chatty"]);
     });
     const reply = await stub.peers(50);
     expect(reply.ok && reply.value.peers.map((p) => p.peerId)).toEqual(["chatty"]);
@@ -108,7 +120,7 @@ describe("Swarm Durable Object", () => {
     const stub = stubFor("coalesce");
     const stored = (): Promise<{ port: number; expires_at: number }> =>
       runInDurableObject(stub, (_instance, state) =>
-        state.storage.sql.exec<{ port: number; expires_at: number }>("SELECT port, expires_at FROM peers").one(),
+        state.storage.sql.exec<{ port: number; expires_at: number }>("SELECT port, expires_at FROM entries").one(),
       );
     await stub.announce(announce("a"));
     const first = await stored();

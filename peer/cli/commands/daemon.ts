@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { DEFAULT_PEER_PORT } from "../../../common/constants.js";
+import { hostPort } from "../../../common/ip.js";
 import { startDaemon, type RunningDaemon } from "../../daemon/daemon.js";
 import { globals } from "../context.js";
 import { checkListenAddress } from "../local-addresses.js";
@@ -68,7 +69,7 @@ export function daemonSettings(options: ServeOptions): {
 
 export function addServeOptions(command: Command): Command {
   return addUiOptions(addDiscoveryOptions(command))
-    .option("--host <address>", "address the public port listens on (env P2P_HOST)", parseListenHost, process.env["P2P_HOST"] ?? "0.0.0.0")
+    .option("--host <address>", "address the public port listens on: :: (default) both IPv4 and IPv6, 0.0.0.0 IPv4 only, or one address (env P2P_HOST)", parseListenHost, process.env["P2P_HOST"] ?? "::")
     .option("--port <port>", "public port for chunks (env P2P_PORT)", parsePort, Number(process.env["P2P_PORT"] ?? DEFAULT_PEER_PORT))
     .option("--no-port-mapping", "do not ask the home router (UPnP IGD, NAT-PMP, PCP) to forward the public port (env P2P_PORT_MAPPING=off)")
     .option("--announce-host <address>", "address to give the tracker where it must differ from the connection's (LAN, tests)", parseIp)
@@ -98,7 +99,7 @@ export function registerDaemon(program: Command, stop?: AbortSignal): void {
       const { trackers, dataDir } = globals(command);
       await checkListenAddress(options.host, "--host");
       const daemon = await startDaemon({ ...daemonSettings(options), trackers, dataDir });
-      process.stderr.write(`p2p: daemon ready: public port ${options.host}:${daemon.publicPort}, ${daemon.registry.list().length} shares, ${trackers.length === 1 ? "tracker" : "trackers"} ${trackers.join(", ")}, data ${dataDir}${daemon.uiPort === null ? "" : `, dashboard http://127.0.0.1:${daemon.uiPort}/ (p2p ui)`}\n`);
+      process.stderr.write(`p2p: daemon ready: public port ${hostPort(daemon.publicHost, daemon.publicPort)}, ${daemon.registry.list().length} shares, ${trackers.length === 1 ? "tracker" : "trackers"} ${trackers.join(", ")}, data ${dataDir}${daemon.uiPort === null ? "" : `, dashboard http://127.0.0.1:${daemon.uiPort}/ (p2p ui)`}\n`);
       await serveUntilSignal(daemon, stop);
     },
   );

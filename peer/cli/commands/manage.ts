@@ -49,8 +49,10 @@ function peersGiven(n: number | undefined): string {
 
 /** One line per tracker: `tracker:   URL  ok, last announce ...` or its last error, and how many peers it gave. */
 function trackerLines(health: ReadonlyArray<TrackerHealth & { peersGiven?: number }>, daemonRuns: boolean): string[] {
-  return health.map((t, i) => {
+  return health.map((h, i) => {
     const label = (i === 0 ? (health.length === 1 ? "tracker:" : "trackers:") : "").padEnd(11);
+    // A dual-stack daemon announces to a tracker once per address family: one line each.
+    const t = h.family === undefined ? h : { ...h, url: `${h.url} (IPv${h.family})` };
     if (!daemonRuns) return `${label}${t.url}`;
     if (t.ok === null) return `${label}${t.url}  no announce yet${peersGiven(t.peersGiven)}`;
     if (t.ok) return `${label}${t.url}  ok, last announce ${t.lastAnnounceAt ?? "?"}${seenAs(t.seenAs)}${peersGiven(t.peersGiven)}`;
