@@ -128,11 +128,20 @@ const shareList = virtualList($("share-list"), 100, (share) =>
     ),
   ),
 );
+// A row is drawn again when its item is a new object (every change from the daemon is one): a version
+// per object, not a JSON text of it, so that 10,000 shares cost nothing to re-list.
+const versions = new WeakMap();
+let lastVersion = 0;
+function versionOf(item) {
+  let version = versions.get(item);
+  if (version === undefined) versions.set(item, (version = ++lastVersion));
+  return version;
+}
 function renderShares() {
   const filter = state.filter.trim().toLowerCase();
   const all = [...state.shares.values()].reverse();
   const shown = filter === "" ? all : all.filter((s) => s.name.toLowerCase().includes(filter) || s.sha1.startsWith(filter));
-  shareList.set(shown.map((s) => ({ key: s.sha1, version: JSON.stringify(s), value: s })));
+  shareList.set(shown.map((s) => ({ key: s.sha1, version: versionOf(s), value: s })));
   $("shares-count").textContent = `(${state.shares.size})`;
   $("shares-empty").hidden = state.shares.size !== 0;
 }
@@ -196,7 +205,7 @@ const downloadList = virtualList($("download-list"), 112, (d) => {
   );
 });
 function renderDownloads() {
-  downloadList.set(state.downloads.map((d) => ({ key: d.sha1, version: JSON.stringify(d), value: d })));
+  downloadList.set(state.downloads.map((d) => ({ key: d.sha1, version: versionOf(d), value: d })));
   $("downloads-count").textContent = `(${state.downloads.length})`;
   $("downloads-empty").hidden = state.downloads.length !== 0;
   renderPeers();
