@@ -64,6 +64,9 @@ export interface DaemonOptions {
   log?: (line: string) => void;
 }
 
+/** How often the trackers' word on this daemon's reachability is passed on to the discoveries. */
+const REACHABILITY_CHECK_MS = 10_000;
+
 /** How long a stop waits for running downloads to end (each checks its signal at least every 250 ms). */
 const DOWNLOADS_STOP_GRACE_MS = 2000;
 /**
@@ -234,6 +237,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ),
     discoveries,
   );
+  /** The trackers' dial-backs say whether others reach this daemon: the discoveries are told (the DHT goes read-only when not). */
+  const reachabilityTimer = setInterval(() => announcer.noteReachability(), REACHABILITY_CHECK_MS);
+  reachabilityTimer.unref();
   /**
    * The home router's mapping of the public port: once granted, every tracker is told the external port (the
    * address it records is the connection's, which behind the router is already the router's public one).
@@ -506,6 +512,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     closing ??= (async () => {
       for (const [sha1, { state }] of superSeeds) if (state !== null) log(`super-seeding of ${sha1} still on at the stop: ${state.summary()}`);
       // From here nothing new starts: no announce, no download, no control request, no upload.
+      clearInterval(reachabilityTimer);
       announcer.close();
       stopping.abort();
       control.close();

@@ -39,6 +39,16 @@ export class Publishing {
     for (const discovery of this.discoveries) discovery.setPort?.(port);
   }
 
+  /**
+   * What the trackers' dial-backs say of this daemon: reachable if any reached it, unreachable if every one
+   * that tried could not, unknown otherwise; passed on to the discoveries (the DHT goes read-only).
+   */
+  noteReachability(): void {
+    const verdicts = this.trackers.status().map((health) => health.seenAs?.reachable ?? null).filter((r): r is boolean => r !== null);
+    const reachable = verdicts.includes(true) ? true : verdicts.length > 0 ? false : null;
+    for (const discovery of this.discoveries) discovery.setReachable?.(reachable);
+  }
+
   idle(): Promise<void> {
     return this.trackers.idle();
   }

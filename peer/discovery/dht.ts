@@ -106,6 +106,8 @@ class DhtDiscovery implements Discovery {
   private readonly closing = new AbortController();
   private readonly joined: Promise<void>;
   private announcing = 0;
+  /** It serves files (a daemon): it announces them; a download without a daemon only looks up. */
+  private readonly serving: boolean;
   /** The port announced: the public port, or the router's mapping of it once there is one. */
   private announcePort: number | null;
   private lastError: string | null = null;
@@ -123,6 +125,7 @@ class DhtDiscovery implements Discovery {
   ) {
     this.schedule = new AnnounceSchedule(limits.files, timing);
     this.announcePort = context.publicPort;
+    this.serving = context.publicPort !== null;
     // Each look-up on its way and each download asking listens for the close: more than Node's default 10.
     setMaxListeners(4 * limits.lookups + 16, this.closing.signal);
     // A DHT look-up that finds nobody is only what it found so far: a download waits (--wait) and asks again.
@@ -141,7 +144,7 @@ class DhtDiscovery implements Discovery {
   }
 
   publish(sha1: string): void {
-    if (this.closed !== null || this.rules.readOnly) return;
+    if (this.closed !== null || !this.serving) return;
     if (!this.schedule.add(sha1, Date.now())) {
       this.left.add(sha1);
       return;
@@ -158,8 +161,8 @@ class DhtDiscovery implements Discovery {
   status(): DiscoveryStatus {
     const nodes = this.dht.toJSON().nodes.length;
     const parts = [`${nodes} node${nodes === 1 ? "" : "s"}`];
-    if (this.rules.readOnly) parts.push("read-only (nothing served here to announce)");
-    else parts.push(`${this.schedule.announced} of ${this.schedule.size + this.left.size} files announced`);
+    if (!this.serving) parts.push("read-only (nothing served here to announce)");
+    else parts.push(`${this.schedule.announced} of ${this.schedule.size + this.left.size} files announced${this.rules.readOnly ? "; read-only: a tracker found this daemon unreachable from outside" : ""}`);
     if (this.left.size > 0) parts.push(`${this.left.size} over the limit of ${this.limits.files} not announced`);
     const bad = this.counts.dropped + this.counts.failed;
     if (bad > 0) parts.push(`${bad} bad packets dropped (last: ${this.counts.lastDrop ?? "?"})`);
@@ -178,20 +181,30 @@ class DhtDiscovery implements Discovery {
     return this.closed;
   }
 
+  /** From now on, files are announced at `port` (the router's mapping of the public port), all of them at once. */
+  setPort(port: number): void {
+    if (!this.serving || port === this.announcePort) return;
+    this.announcePort = port;
+    this.schedule.dueAll(Date.now());
+    this.pump();
+  }
+
+  /**
+   * Whether others reach this daemon, as a tracker's dial-back found: a daemon they cannot reach answers no
+   * query and marks its own read-only (BEP 43), so that nodes do not keep it in their routing tables in
+   * vain; it still looks up and announces (an announce is a query). Unknown (null) changes nothing.
+   */
+  setReachable(reachable: boolean | null): void {
+    if (!this.serving || reachable === null) return;
+    this.rules.readOnly = !reachable;
+  }
+
   /**
    * The peers the DHT names for a file within a bounded time: as soon as one is found, those that come
    * within FIND_GATHER_MS more; otherwise what the look-up found when it ends or after FIND_LIMIT_MS. The
    * recursive look-up itself runs on (a traversal of the public DHT can take tens of seconds), and the next
    * ask, by this download's next round or another's, takes what it found meanwhile.
    */
-  /** From now on, files are announced at `port` (the router's mapping of the public port), all of them at once. */
-  setPort(port: number): void {
-    if (this.rules.readOnly || port === this.announcePort) return;
-    this.announcePort = port;
-    this.schedule.dueAll(Date.now());
-    this.pump();
-  }
-
   private async find(sha1: string, signal: AbortSignal): Promise<FoundPeer[]> {
     const stop = AbortSignal.any([signal, this.closing.signal]);
     const started = Date.now();

@@ -22,6 +22,8 @@ export interface Discovery {
    * lapsed): a discovery that announces to others beyond the local network announces this one from now on.
    */
   setPort?(port: number): void;
+  /** Whether others can reach this daemon, as a tracker verified from outside (null: not known). */
+  setReachable?(reachable: boolean | null): void;
   status(): DiscoveryStatus;
   /** Stops every announce and closes its sockets; what it published simply expires. */
   close(): Promise<void>;

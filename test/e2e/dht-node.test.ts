@@ -154,6 +154,14 @@ describe("the DHT discovery on a local DHT", () => {
     const full = await startDht({ port: 46011, bootstrap: [`${LIAR}:${NODE_PORT}`] }, { host: "127.0.71.21", publicPort: 45001, dataDir: join(dir.path, "full"), log: () => undefined });
     started.push(full);
     expect(await answered("127.0.71.21", 46011)).toBe(true);
+    // A tracker found the daemon unreachable from outside: it goes read-only (BEP 43), and back when reached.
+    full.setReachable?.(false);
+    expect(await answered("127.0.71.21", 46011)).toBe(false);
+    expect(full.status().detail).toContain("read-only: a tracker found this daemon unreachable");
+    full.setReachable?.(null);
+    expect(await answered("127.0.71.21", 46011)).toBe(false);
+    full.setReachable?.(true);
+    expect(await answered("127.0.71.21", 46011)).toBe(true);
     const reader = await startDht({ port: 46012, bootstrap: [`${LIAR}:${NODE_PORT}`] }, { host: "127.0.71.22", publicPort: null, dataDir: join(dir.path, "reader-2"), log: () => undefined });
     started.push(reader);
     expect(await answered("127.0.71.22", 46012)).toBe(false);
