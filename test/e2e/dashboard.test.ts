@@ -117,6 +117,9 @@ describe("the dashboard", () => {
     await page.locator(`#share-list [data-sha1="${sha1}"]`).waitFor({ timeout: 1000 });
     expect(Date.now() - started).toBeLessThan(1000);
     await expect(page.locator(`#share-list [data-sha1="${sha1}"] .name`).textContent()).resolves.toBe("from-cli.bin");
+    // The daemon's view says what the router does for it and whether the tracker reached it from outside.
+    await expect(page.locator("#daemon-facts dt:text-is('port mapping') + dd").textContent()).resolves.toMatch(/^off: turned off/);
+    await expect(page.locator("#daemon-facts dt:text-is('reachable') + dd").textContent()).resolves.toMatch(/^(not known yet|not checked yet|no: )/);
   });
 
   it("downloads a file from the page, pauses and resumes it there; the file is byte-identical", async () => {

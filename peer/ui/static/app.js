@@ -240,6 +240,22 @@ $("download-form").addEventListener("submit", (event) => {
 });
 
 // ---- the daemon ----
+// What the home router does for the public port (docs/protocol.md §7), as `p2p status` says it.
+function mapping(m) {
+  if (!m) return "unknown";
+  if (m.state === "off") return `off: ${m.detail}`;
+  if (m.state === "searching") return "searching for a router";
+  if (m.state === "none") return `none: ${m.detail}`;
+  return `${m.protocol} via ${m.gateway}: ${m.externalIp}:${m.externalPort} -> port ${m.internalPort}, ${m.lifetimeSeconds === 0 ? "permanent" : `lease until ${m.expiresAt}`}`;
+}
+// Whether the trackers' dial-backs reached this daemon from outside, and at which address.
+function reachability(trackers) {
+  const seen = trackers.map((t) => t.seenAs).filter(Boolean);
+  if (seen.length === 0) return "not known yet";
+  const yes = seen.find((you) => you.reachable === true);
+  if (yes) return `yes, at ${yes.ip.includes(":") ? `[${yes.ip}]` : yes.ip}:${yes.port}`;
+  return seen.every((you) => you.reachable === false) ? `no: listed as ${seen[0].ip}:${seen[0].port}, which the tracker could not reach` : "not checked yet";
+}
 function renderStatus() {
   const s = state.status;
   if (!s) return;
@@ -253,6 +269,8 @@ function renderStatus() {
     ["downloaded", bytes(s.downloadedBytes)],
     ["upload slots", `${s.uploadSlots.holders.length} of ${s.uploadSlots.slots} in use, ${s.uploadSlots.waiting} waiting`],
     ["limits", `upload ${s.limits.upload}, download ${s.limits.download}`],
+    ["port mapping", mapping(s.portMapping)],
+    ["reachable", reachability(s.trackers)],
     ["memory", `${bytes(s.memory.rssBytes)} resident, ${bytes(s.memory.heapUsedBytes)} heap`],
   ];
   $("daemon-facts").replaceChildren(...facts.flatMap(([name, value]) => [el("dt", { text: name }), el("dd", { text: value })]));
