@@ -114,7 +114,7 @@ async function sha1sum(paths) {
 // ---------------------------------------------------------------- p2p-share
 async function runP2p(sharers, downloaders) {
   const bin = join(root, "bin", "p2p.js");
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", P2P_TRACKER: "", P2P_DATA_DIR: "" };
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", P2P_TRACKER: "", P2P_DATA_DIR: "" };
   const node = (name, args) => start(name, process.execPath, [bin, ...args], { env, cwd: work });
   const trackerUrl = `http://${TRACKER_ADDR}:${P2P_TRACKER_PORT}`;
   const vars = ["RATE_LIMIT_PER_MINUTE=0", ...trackerVars].flatMap((v) => ["--var", v]);

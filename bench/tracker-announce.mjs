@@ -101,7 +101,7 @@ try {
   execFileSync(process.execPath, [join(rootDir, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", outdir], {
     cwd: rootDir,
     stdio: "ignore",
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   });
   const mfState = mkdtempSync(join(tmpdir(), "p2p-bench-mf-"));
   cleanup.push(() => rmSync(mfState, { recursive: true, force: true }));

@@ -155,7 +155,9 @@ export async function startLocalTracker(options: LocalTrackerOptions, readyTimeo
   const internalPort = await freePort();
   const child = spawn(process.execPath, [guardScript(), process.execPath, wranglerBin(), ...wranglerArgs(options, configPath, internalPort)], {
     cwd: projectRoot(),
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "1" },
+    // Nothing beyond this machine: no metrics, and no fetch of Request.cf from workers.cloudflare.com (a local
+    // tracker needs no real one; Miniflare's placeholder serves, and an offline machine waits 3 s for nothing).
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "1" },
     // The guard's stdin is a pipe from this process: when this process ends, however it ends, the guard
     // sees it close and stops wrangler and workerd (tracker-guard.ts).
     stdio: ["pipe", options.stdio ?? "ignore", options.stdio ?? "ignore"],
