@@ -33,30 +33,7 @@ ip link add lan0 netns "$N-r1" type veth peer name eth0 netns "$N-h1"
 ip -n "$N-r1" addr add 10.80.1.1/24 dev lan0 && ip -n "$N-r1" link set lan0 up
 ip -n "$N-h1" addr add 10.80.1.2/24 dev eth0 && ip -n "$N-h1" link set eth0 up && ip -n "$N-h1" route add default via 10.80.1.1
 on r1 sysctl -qw net.ipv4.ip_forward=1
-on r1 nft -f - <<'NFT'
-table ip nat {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "eth0" masquerade
-  }
-}
-table ip filter {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    iifname "eth0" ct state new drop
-  }
-}
-table inet miniupnpd {
-  chain miniupnpd {
-  }
-  chain prerouting_miniupnpd {
-    type nat hook prerouting priority dstnat; policy accept;
-  }
-  chain postrouting_miniupnpd {
-    type nat hook postrouting priority srcnat; policy accept;
-  }
-}
-NFT
+on r1 nft -f "$ROOT/scripts/home-router.nft"
 cat > "$DIR/r1.conf" <<CONF
 ext_ifname=eth0
 listening_ip=lan0

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from "commander";
 import { isIP } from "node:net";
 import { TRACKER_VARS } from "../../common/constants.js";
-import { P2PError } from "../errors.js";
+import { normalizeSha1 } from "../../common/ids.js";
+import { Errors, P2PError } from "../errors.js";
 import { parseRate } from "../net/rate.js";
 import { parsePeerAddress, PEER_HINT, type PeerEndpoint } from "../sources/peer-address.js";
 import { trackerUrlOrNull } from "../tracker-client/tracker-url.js";
@@ -48,6 +49,13 @@ export function parsePositiveInt(raw: string): number {
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1) throw new InvalidArgumentError("must be a whole number of 1 or more");
   return value;
+}
+
+/** A file's SHA-1 given as a command's argument, in lowercase; INVALID_HASH (exit 2) otherwise, with `hint`. */
+export function sha1Argument(raw: string, hint?: string): string {
+  const sha1 = normalizeSha1(raw.trim());
+  if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(raw)} is not a SHA-1`, hint);
+  return sha1;
 }
 
 /** A duration in whole or fractional seconds, 0-3600 (`--wait 30`). */

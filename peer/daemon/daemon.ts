@@ -1,4 +1,5 @@
 import type { Server } from "node:http";
+import { orAfter } from "../time-limit.js";
 import { readdir } from "node:fs/promises";
 import { mkdir } from "node:fs/promises";
 import { hostPort } from "../../common/ip.js";
@@ -545,13 +546,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
 
 /** Resolves when every promise has settled, or after `limitMs`, whichever comes first. */
 async function settled(promises: ReadonlySet<Promise<void>>, limitMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, limitMs)));
-  try {
-    await Promise.race([Promise.all(promises), limit]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await orAfter(Promise.all(promises), limitMs, undefined);
 }
 
 /** Downloads a killed daemon (or CLI) left unfinished continue in the background. */

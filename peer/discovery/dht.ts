@@ -8,6 +8,7 @@ import { hostPort } from "../../common/ip.js";
 import type { FoundPeer } from "../sources/candidate-table.js";
 import { mayPointAt } from "../sources/address-scope.js";
 import { dialable, validPort } from "../sources/peer-address.js";
+import { orAfter } from "../time-limit.js";
 import type { PeerSource } from "../sources/peer-finder.js";
 import { AnnounceSchedule, DEFAULT_SCHEDULE, type ScheduleTiming } from "./dht/announce-schedule.js";
 import { guardedSocket, guardIncoming, type PacketCounts } from "./dht/guarded-socket.js";
@@ -208,7 +209,7 @@ class DhtDiscovery implements Discovery {
   private async find(sha1: string, signal: AbortSignal): Promise<FoundPeer[]> {
     const stop = AbortSignal.any([signal, this.closing.signal]);
     const started = Date.now();
-    await untilAborted(within(this.joined, FIND_LIMIT_MS), stop);
+    await untilAborted(orAfter(this.joined, FIND_LIMIT_MS, undefined), stop);
     // Not joined yet (its bootstrap nodes silent): a failure for now, which the next round asks again.
     if (!this.dht.ready || this.dht.toJSON().nodes.length === 0) throw new Error(`not joined: no DHT node answered within ${FIND_LIMIT_MS / 1000} s`);
     const key = dhtKey(sha1);
@@ -318,16 +319,6 @@ class Lookup {
 
   private wake(): void {
     for (const waiter of [...this.waiters]) waiter();
-  }
-}
-
-/** Resolves when `promise` does or after `ms`, whichever is first; leaves no timer behind. */
-async function within(promise: Promise<void>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { unlink } from "node:fs/promises";
 import { CHUNK_SIZE } from "../../common/constants.js";
 import { Errors, fromFsError } from "../errors.js";
+import { orAfter } from "../time-limit.js";
 import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/manifest.js";
 import { decodeBitfield, DownloadJournal, loadDownload, readJournal } from "../state/download-state.js";
 import type { Share, ShareRegistry } from "../state/share-registry.js";
@@ -138,17 +139,6 @@ export function downloadReply(result: DownloadResult, servedByDaemon: boolean): 
  */
 const MANIFEST_ID_GRACE_MS = 2000;
 
-/** The promise's value, or null if it has none within `ms` (or fails). */
-async function withinOrNull<T>(promise: Promise<T | null>, ms: number): Promise<T | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), ms)));
-  try {
-    return await Promise.race([promise.catch(() => null), late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** A first peer is waited for this long: time for a DHT to join, a LAN query to be answered, a tracker to come back. */
 export const DEFAULT_WAIT_MS = 20_000;
 
@@ -183,7 +173,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     const listed = await unlessCancelled(pool.discover(waitMs, signal, options.onWaiting), signal);
     // Peers found: a tracker that is up has answered for the id by now or does within moments; one that is
     // down (a lost connection takes its full time limit) must not hold up peers the LAN or the DHT found.
-    const recordedId = await unlessCancelled(withinOrNull(recording, MANIFEST_ID_GRACE_MS), signal);
+    const recordedId = await unlessCancelled(orAfter(recording.catch(() => null), MANIFEST_ID_GRACE_MS, null), signal);
     if (record !== null && recordedId !== null && record.manifestId !== recordedId) record = null;
     const manifest: Manifest = record?.manifest ?? (await unlessCancelled(fetchManifest(sha1, recordedId, pool, listed, limits, { budgetMs: noPeersBudgetMs, ...(signal === undefined ? {} : { signal }) }), signal));
     const linkedSize = options.link?.size;

@@ -1,4 +1,5 @@
 import { defaultGateway } from "./gateway.js";
+import { orAfter } from "../time-limit.js";
 import { clampLease, DEFAULT_LEASE_SECONDS, renewDelayMs, retryDelayMs, SEARCH_AGAIN_MS } from "./lease.js";
 import { NatPmpMapper } from "./natpmp.js";
 import { PcpMapper } from "./pcp.js";
@@ -222,13 +223,6 @@ export function describe(mapping: Mapping): string {
 
 /** Resolves when `work` settles or after `limitMs`; with `rethrow`, a rejection or the time limit is thrown. */
 async function within<T>(work: Promise<T>, limitMs: number, rethrow = false): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<void>((resolve, reject) => {
-    timer = setTimeout(() => (rethrow ? reject(new Error(`no answer within ${limitMs} ms`)) : resolve()), limitMs);
-  });
-  try {
-    await Promise.race([rethrow ? work : work.catch(() => undefined), limit]);
-  } finally {
-    clearTimeout(timer);
-  }
+  if (!rethrow) return void (await orAfter(work.catch(() => undefined), limitMs, undefined));
+  if (!(await orAfter(work.then(() => true), limitMs, false))) throw new Error(`no answer within ${limitMs} ms`);
 }

@@ -1,4 +1,5 @@
 import { lookup } from "node:dns/promises";
+import { orAfter } from "../time-limit.js";
 import { networkInterfaces } from "node:os";
 import { isIP } from "node:net";
 import { addressScope } from "../sources/address-scope.js";
@@ -52,12 +53,6 @@ export async function announceFamilies(baseUrl: string, localAddress: string | u
   if (localAddress !== undefined || isIP(host.replace(/^\[(.*)\]$/, "$1")) !== 0) return [undefined];
   const local = machineFamilies();
   if (!local.ipv4 || !local.ipv6) return [undefined];
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never[]>((resolve) => (timer = setTimeout(() => resolve([]), timeoutMs)));
-  try {
-    const answers = await Promise.race([lookup(host, { all: true }).catch(() => []), late]);
-    return familiesToAnnounce(host, answers.map((a) => a.address), local, localAddress);
-  } finally {
-    clearTimeout(timer);
-  }
+  const answers = await orAfter(lookup(host, { all: true }).catch(() => []), timeoutMs, []);
+  return familiesToAnnounce(host, answers.map((a) => a.address), local, localAddress);
 }

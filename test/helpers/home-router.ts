@@ -1,7 +1,8 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { BIN } from "./cli.js";
 import { must, removeNamespace, runInNamespace, type Machine, type MachineProcess } from "./netns.js";
 
@@ -52,30 +53,8 @@ export function homeRouterUnavailable(): string | null {
   return null;
 }
 
-const ROUTER_RULES = `
-table ip nat {
-  chain postrouting {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "eth0" masquerade
-  }
-}
-table ip filter {
-  chain input {
-    type filter hook input priority 0; policy accept;
-    iifname "eth0" ct state new drop
-  }
-}
-table inet miniupnpd {
-  chain miniupnpd {
-  }
-  chain prerouting_miniupnpd {
-    type nat hook prerouting priority dstnat; policy accept;
-  }
-  chain postrouting_miniupnpd {
-    type nat hook postrouting priority srcnat; policy accept;
-  }
-}
-`;
+/** The router's nftables rules, shared with scripts/netlab.sh. */
+const ROUTER_RULES = readFileSync(fileURLToPath(new URL("../../scripts/home-router.nft", import.meta.url)), "utf8");
 
 export class Internet {
   readonly pub: Machine;

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
-import { normalizeSha1 } from "../../../common/ids.js";
 import { controlJson, daemonRunning } from "../../daemon/control-client.js";
 import { Errors } from "../../errors.js";
+import { sha1Argument } from "../options.js";
 import { globals, printJson } from "../context.js";
 import { formatBytes } from "../progress.js";
 
@@ -30,11 +30,6 @@ async function needDaemon(dataDir: string): Promise<void> {
   }
 }
 
-function sha1Argument(raw: string): string {
-  const sha1 = normalizeSha1(raw.trim());
-  if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(raw)} is not a SHA-1`, "a file id is 40 hex characters, as `p2p downloads` lists them");
-  return sha1;
-}
 
 function line(d: DownloadLine): string {
   const size = d.size ?? 0;
@@ -68,7 +63,7 @@ export function registerDownloads(program: Command): void {
       .option("--json", "print one JSON object on stdout")
       .action(async (raw: string, _flags: unknown, command: Command) => {
         const { dataDir, json } = globals(command);
-        const sha1 = sha1Argument(raw);
+        const sha1 = sha1Argument(raw, "a file id is 40 hex characters, as `p2p downloads` lists them");
         await needDaemon(dataDir);
         const reply = await controlJson<Record<string, unknown>>(dataDir, method, `/v1/downloads/${sha1}${suffix}`);
         if (json) return printJson(reply);

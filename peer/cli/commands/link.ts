@@ -1,10 +1,10 @@
 import type { Command } from "commander";
-import { normalizeSha1 } from "../../../common/ids.js";
 import { controlJson, daemonRunning } from "../../daemon/control-client.js";
 import { Errors } from "../../errors.js";
 import { qrTerminal } from "../../links/qr.js";
 import { formatShareLink } from "../../links/share-link.js";
 import { ShareRegistry } from "../../state/share-registry.js";
+import { sha1Argument } from "../options.js";
 import { globals, printJson } from "../context.js";
 
 /**
@@ -32,8 +32,7 @@ export function registerLink(program: Command): void {
     .option("--json", "print one JSON object on stdout")
     .action(async (rawSha1: string, flags: { qr?: boolean }, command: Command) => {
       const { dataDir, trackers, json } = globals(command);
-      const sha1 = normalizeSha1(rawSha1.trim());
-      if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(rawSha1)} is not a SHA-1`, "a file id is 40 hex characters, as `p2p share` prints it");
+      const sha1 = sha1Argument(rawSha1, "a file id is 40 hex characters, as `p2p share` prints it");
       const link = await linkOf(dataDir, sha1, trackers);
       if (json) return printJson({ sha1, link });
       process.stdout.write(`${link}\n`);

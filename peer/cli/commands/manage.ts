@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import { hostPort } from "../../../common/ip.js";
 import type { PortMappingStatus } from "../../reach/port-mapping.js";
 import { readdir } from "node:fs/promises";
-import { normalizeSha1 } from "../../../common/ids.js";
 import { controlJson, daemonRunning } from "../../daemon/control-client.js";
 import { loadIdentity } from "../../daemon/identity.js";
 import { Errors } from "../../errors.js";
@@ -10,6 +9,7 @@ import { shareIsIntact } from "../../server/share-file.js";
 import { downloadsDir, loadDownload } from "../../state/download-state.js";
 import { ShareRegistry } from "../../state/share-registry.js";
 import { TrackerClient } from "../../tracker-client/tracker-client.js";
+import { sha1Argument } from "../options.js";
 import { globals, printJson } from "../context.js";
 import { formatBytes } from "../progress.js";
 import type { TrackerHealth } from "../../daemon/announcer.js";
@@ -147,8 +147,7 @@ export function registerManage(program: Command): void {
     .option("--json", "print one JSON object on stdout")
     .action(async (rawSha1: string, _flags: unknown, command: Command) => {
       const { dataDir, trackers, json } = globals(command);
-      const sha1 = normalizeSha1(rawSha1);
-      if (sha1 === null) throw Errors.invalidHash(`${JSON.stringify(rawSha1)} is not a SHA-1`);
+      const sha1 = sha1Argument(rawSha1);
       if (await daemonRunning(dataDir)) {
         await controlJson(dataDir, "DELETE", `/v1/shares/${sha1}`);
       } else {
