@@ -20,6 +20,8 @@ export interface AnnounceRequest {
   file?: FileMeta;
   /** A claimed address; honoured only where the tracker is configured to trust clients. */
   ip?: string;
+  /** `port` is a mapping the peer made on its home router (port mapping), not a port it listens on itself. */
+  mapped?: boolean;
 }
 
 export interface PeerEntry {
@@ -32,6 +34,8 @@ export interface PeerEntry {
    * not checked (yet), or from a tracker that does not check.
    */
   reachable?: boolean;
+  /** The port is a mapping the peer made on its router (announced `mapped`); absent otherwise. */
+  mapped?: true;
 }
 
 export interface PeersReply {

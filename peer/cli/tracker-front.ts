@@ -1,6 +1,8 @@
 import { normalizeIp } from "../../common/ip.js";
 import { Agent, createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { limitConnections } from "../server/connection-limits.js";
+import { passUpgrade } from "./tracker-front-upgrade.js";
+import type { Duplex } from "node:stream";
 
 /**
  * The local tracker's front door. The tracker records the address Cloudflare's edge puts in
@@ -174,6 +176,9 @@ export function startTrackerFront(host: string, port: number, upstreamPort: numb
     handle(req, res);
   });
   server.keepAliveTimeout = 5_000;
+  // Rendezvous WebSockets (tracker-front-upgrade.ts); closed with the front.
+  const upgraded = new Set<Duplex>();
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => passUpgrade(req, socket, head, upstreamPort, upgraded));
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {
@@ -186,6 +191,7 @@ export function startTrackerFront(host: string, port: number, upstreamPort: numb
             closing = true;
             server.close(() => done());
             server.closeAllConnections();
+            for (const socket of upgraded) socket.destroy();
             agent.destroy();
           }),
       });

@@ -141,12 +141,16 @@ export class Announcer {
    * The port others reach this daemon on changed (a router mapped it, or the mapping lapsed): every active
    * item is announced again at once with it, rather than at its next interval.
    */
-  setPort(port: number): void {
-    if (port === this.port) return;
+  setPort(port: number, mapped = false): void {
+    if (port === this.port && mapped === this.mapped) return;
     this.port = port;
+    this.mapped = mapped;
     if (this.closed) return;
     for (const item of [...this.items.values()]) void this.start(item);
   }
+
+  /** Whether `port` is a mapping made on the home router (announced as `mapped`, reported as the path). */
+  private mapped = false;
 
   isAnnouncing(sha1: string): boolean {
     return this.active.has(sha1);
@@ -215,6 +219,7 @@ export class Announcer {
       peerId: this.identity.peerId,
       key: this.identity.key,
       port: this.port,
+      ...(this.mapped ? { mapped: true } : {}),
       left: inProgress(share) ? share.left() : 0,
       ...(event === undefined ? {} : { event }),
       ...(this.claimedIp === undefined ? {} : { ip: this.claimedIp }),

@@ -39,8 +39,8 @@ export class Announcers {
   }
 
   /** The port every tracker should record changed (port mapping): each announces again at once. */
-  setPort(port: number): void {
-    for (const announcer of this.each) announcer.setPort(port);
+  setPort(port: number, mapped: boolean): void {
+    for (const announcer of this.each) announcer.setPort(port, mapped);
   }
 
   close(): void {

@@ -254,7 +254,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           choice: mappingChoice,
           ...(options.portMapping?.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: options.portMapping.lifetimeSeconds }),
           log,
-          onChange: (mapping) => announcer.setPort(mapping?.externalPort ?? publicPort),
+          onChange: (mapping) => announcer.setPort(mapping?.externalPort ?? publicPort, mapping !== null),
         });
   void portMapping?.start();
   const mappingStatus = () =>

@@ -34,8 +34,8 @@ export class Publishing {
   }
 
   /** The port others reach this daemon on (its router's mapping): every tracker and the DHT are told it. */
-  setPort(port: number): void {
-    this.trackers.setPort(port);
+  setPort(port: number, mapped: boolean): void {
+    this.trackers.setPort(port, mapped);
     for (const discovery of this.discoveries) discovery.setPort?.(port);
   }
 

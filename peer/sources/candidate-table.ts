@@ -16,6 +16,18 @@ export interface FoundPeer {
    * family, and its addresses are one peer (family-preference.ts).
    */
   peerId?: string;
+  /** What a tracker said about reaching it; for the connection to it (peer/connect/), never the scheduler. */
+  reach?: PeerReach;
+}
+
+/**
+ * A tracker's word on how to reach a peer: whether its dial-back got through, whether the port is a mapping
+ * on the peer's router, and the tracker (its base URL) whose rendezvous socket the peer holds when it did not.
+ */
+export interface PeerReach {
+  reachable?: boolean;
+  mapped?: boolean;
+  rendezvous: string;
 }
 
 export interface Candidate extends FoundPeer {
@@ -65,10 +77,13 @@ export class CandidateTable {
         if (this.candidates.size >= this.limit && !this.evictOldest(named)) continue;
         candidate = { key, host: peer.host, port: peer.port, complete: peer.complete, sources: [source], firstSeen: now, lastSeen: now };
         if (peer.peerId !== undefined) candidate.peerId = peer.peerId;
+        if (peer.reach !== undefined) candidate.reach = peer.reach;
         this.candidates.set(key, candidate);
       } else {
         candidate.complete ||= peer.complete;
         if (candidate.peerId === undefined && peer.peerId !== undefined) candidate.peerId = peer.peerId;
+        // The latest word wins: a peer that became reachable (or stopped being) is dialled accordingly.
+        if (peer.reach !== undefined) candidate.reach = peer.reach;
         candidate.lastSeen = now;
         if (!candidate.sources.includes(source)) candidate.sources.push(source);
       }

@@ -26,7 +26,17 @@ export class TrackerPeerSource implements PeerSource {
     const from = new URL(this.client.baseUrl).hostname.replace(/^\[(.*)\]$/, "$1");
     return reply.peers
       .filter((peer) => !this.scoped || mayPointAt(from, peer.ip))
-      .map((peer) => ({ host: peer.ip, port: peer.port, complete: peer.complete, ...(typeof peer.peerId === "string" && peer.peerId.length <= 64 ? { peerId: peer.peerId } : {}) }));
+      .map((peer) => ({
+        host: peer.ip,
+        port: peer.port,
+        complete: peer.complete,
+        ...(typeof peer.peerId === "string" && peer.peerId.length <= 64 ? { peerId: peer.peerId } : {}),
+        reach: {
+          rendezvous: this.client.baseUrl,
+          ...(typeof peer.reachable === "boolean" ? { reachable: peer.reachable } : {}),
+          ...(peer.mapped === true ? { mapped: true } : {}),
+        },
+      }));
   }
 }
 

@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { AnnounceReply, AnnounceRequest, ErrorReply, FileStatsReply, PeersReply } from "../../common/wire.js";
+import type { PunchReply, PunchRequest, RelayOffer, RelayOfferReply, RelayReply, ReverseRequest } from "../../common/rendezvous-wire.js";
 import { Errors, P2PError } from "../errors.js";
 
 /**
@@ -36,6 +37,26 @@ export class TrackerClient {
 
   file(sha1: string, signal?: AbortSignal): Promise<FileStatsReply> {
     return this.call<FileStatsReply>("GET", `/v1/files/${sha1}`, undefined, signal);
+  }
+
+  /** Asks the tracker to have an unreachable peer dial this machine (docs/protocol.md §1.5). */
+  reverse(peerId: string, body: ReverseRequest, signal?: AbortSignal): Promise<{ sent: boolean }> {
+    return this.call("POST", `/v1/peers/${encodeURIComponent(peerId)}/reverse`, JSON.stringify(body), signal);
+  }
+
+  /** Asks the tracker to line up a simultaneous open with an unreachable peer; the reply is where to aim. */
+  punch(peerId: string, body: PunchRequest, signal?: AbortSignal): Promise<PunchReply> {
+    return this.call("POST", `/v1/peers/${encodeURIComponent(peerId)}/punch`, JSON.stringify(body), signal);
+  }
+
+  /** Asks the tracker for a relay and a token, which the peer is told too. */
+  relay(peerId: string, signal?: AbortSignal): Promise<RelayReply> {
+    return this.call("POST", `/v1/peers/${encodeURIComponent(peerId)}/relay`, "{}", signal);
+  }
+
+  /** Offers this daemon as a relay (`--relay`), or withdraws it (`event: "stopped"`). */
+  offerRelay(body: RelayOffer, signal?: AbortSignal): Promise<RelayOfferReply> {
+    return this.call("POST", "/v1/relays", JSON.stringify(body), signal);
   }
 
   private async call<T>(method: string, path: string, body?: string, signal?: AbortSignal): Promise<T> {

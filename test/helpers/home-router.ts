@@ -26,6 +26,11 @@ export interface RouterOptions {
   igd1?: boolean;
   /** Hosts behind it: 10.80.N.2, .3, ... */
   hosts?: number;
+  /**
+   * A router that gives each outgoing connection a random public port (`masquerade random,fully-random`), as
+   * many carrier-grade and corporate NATs do: a hole cannot be punched through it.
+   */
+  randomPorts?: boolean;
 }
 
 export interface Router {
@@ -116,7 +121,7 @@ export class Internet {
     must(["-n", ns, "addr", "add", `10.80.${n}.1/24`, "dev", "lan0"]);
     must(["-n", ns, "link", "set", "lan0", "up"]);
     spawnSync("ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    nft(ns, ROUTER_RULES);
+    nft(ns, options.randomPorts === true ? ROUTER_RULES.replace('oifname "eth0" masquerade', 'oifname "eth0" masquerade random,fully-random') : ROUTER_RULES);
     const hosts: Machine[] = [];
     for (let h = 0; h < (options.hosts ?? 1); h++) {
       const host = { ns: this.name(`r${n}h${h}`), address: `10.80.${n}.${h + 2}` };

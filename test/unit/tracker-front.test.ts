@@ -213,3 +213,42 @@ describe("tracker front", () => {
     expect(outcome).toBe("taken");
   });
 });
+
+describe("the tracker front's WebSocket pass-through (rendezvous sockets)", () => {
+  it("joins a rendezvous socket to the upstream with CF-Connecting-IP replaced, and refuses any other upgrade", async () => {
+    const seen: string[] = [];
+    const upstreamPort = await listenUpstream((socket) => {
+      let head = "";
+      socket.on("data", (part: Buffer) => {
+        if (!head.includes("\r\n\r\n")) {
+          head += part.toString("latin1");
+          if (!head.includes("\r\n\r\n")) return;
+          seen.push(head);
+          socket.write("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nX-Upstream: yes\r\n\r\n");
+          const rest = head.slice(head.indexOf("\r\n\r\n") + 4);
+          if (rest.length > 0) socket.write(`echo:${rest}`);
+          return;
+        }
+        // After the upgrade: an echo, as frames would be.
+        socket.write(`echo:${part.toString("latin1")}`);
+      });
+    });
+    const frontPort = await startFront(upstreamPort);
+    const client = await rawClient(frontPort);
+    const id = `p2p-${"a".repeat(32)}`;
+    client.write(`GET /v1/peers/${id}/socket HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nCF-Connecting-IP: 203.0.113.9\r\n\r\n`);
+    const answer = await receiveUntil(client, /X-Upstream: yes\r\n\r\n/);
+    expect(answer).toMatch(/^HTTP\/1\.1 101 /);
+    client.write("hello");
+    expect(await receiveUntil(client, /echo:hello/)).toContain("echo:hello");
+    expect(seen[0]).toMatch(/cf-connecting-ip: 127\.0\.31\.1\r\n/i);
+    expect(seen[0]).not.toContain("203.0.113.9");
+    // Any other path, or no websocket upgrade: refused at the front, the upstream never sees it.
+    for (const head of [`GET /v1/files/${"a".repeat(40)}/peers HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`, `GET /v1/peers/${id}/socket HTTP/1.1\r\nHost: t\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n`]) {
+      const other = await rawClient(frontPort);
+      other.write(head);
+      expect(await receiveUntil(other, /\r\n\r\n/)).toMatch(/^HTTP\/1\.1 400 /);
+    }
+    expect(seen).toHaveLength(1);
+  });
+});

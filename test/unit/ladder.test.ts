@@ -1,0 +1,62 @@
+import { Socket } from "node:net";
+import { describe, expect, it } from "vitest";
+import { Ladder, NoPathError, type Step } from "../../peer/connect/ladder.js";
+import type { PeerPath } from "../../common/rendezvous-wire.js";
+
+/** A step that fails while `failing` says so, counting its tries; its "socket" is a fresh unconnected one. */
+function step(path: PeerPath, failing: () => boolean): Step & { tries: number } {
+  const s = {
+    path,
+    tries: 0,
+    open: () => {
+      s.tries++;
+      return failing() ? Promise.reject(new Error(`${path} failed`)) : Promise.resolve(new Socket());
+    },
+  };
+  return s;
+}
+
+describe("the ladder of ways to an unreachable peer", () => {
+  it("tries the ways in order and keeps the one that worked first for the next socket", async () => {
+    const reversed = step("reversed", () => true);
+    const punched = step("punched", () => false);
+    const relayed = step("relayed", () => false);
+    const ladder = new Ladder([reversed, punched, relayed]);
+    expect(ladder.path).toBe("reversed");
+    (await ladder.dial()).destroy();
+    expect(ladder.path).toBe("punched");
+    expect([reversed.tries, punched.tries, relayed.tries]).toEqual([1, 1, 0]);
+    (await ladder.dial()).destroy();
+    expect([reversed.tries, punched.tries, relayed.tries]).toEqual([1, 2, 0]);
+  });
+
+  it("stops trying a way that failed twice while another works, and names every failure when none does", async () => {
+    let punchFails = false;
+    const reversed = step("reversed", () => true);
+    const punched = step("punched", () => punchFails);
+    const relayed = step("relayed", () => false);
+    const ladder = new Ladder([reversed, punched, relayed]);
+    (await ladder.dial()).destroy();
+    (await ladder.dial()).destroy();
+    punchFails = true;
+    (await ladder.dial()).destroy();
+    expect(ladder.path).toBe("relayed");
+    // reversed failed twice (the first and third dials): not tried again while relayed works.
+    (await ladder.dial()).destroy();
+    expect(reversed.tries).toBe(2);
+    const none = new Ladder([step("reversed", () => true), step("relayed", () => true)]);
+    const error = await none.dial().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NoPathError);
+    expect((error as Error).message).toBe("no way to reach this peer: reversed: reversed failed; relayed: relayed failed");
+    // After every way failed twice, all are tried again rather than the peer given up for good.
+    await none.dial().catch(() => undefined);
+    expect(none.order().map((s) => s.path)).toEqual(["reversed", "relayed"]);
+  });
+
+  it("stops at an aborted signal", async () => {
+    const reversed = step("reversed", () => false);
+    const ladder = new Ladder([reversed]);
+    await expect(ladder.dial(AbortSignal.abort())).rejects.toBeInstanceOf(NoPathError);
+    expect(reversed.tries).toBe(0);
+  });
+});
