@@ -60,3 +60,34 @@ describe("the ladder of ways to an unreachable peer", () => {
     expect(reversed.tries).toBe(0);
   });
 });
+
+describe("the ladder's staggered start", () => {
+  it("starts the next way beside one that hangs, takes the first socket, and gives the other up", async () => {
+    let aborted = false;
+    const hanging: Step = {
+      path: "reversed",
+      open: (signal) =>
+        new Promise((_resolve, reject) => {
+          signal?.addEventListener("abort", () => {
+            aborted = true;
+            reject(new Error("given up"));
+          });
+        }),
+    };
+    const punched = step("punched", () => false);
+    const ladder = new Ladder([hanging, punched], 50);
+    const started = Date.now();
+    (await ladder.dial()).destroy();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(45);
+    expect(ladder.path).toBe("punched");
+    expect(aborted).toBe(true);
+    // A socket that arrives after another won is closed, not leaked.
+    let late: Socket | null = null;
+    const slow: Step = { path: "reversed", open: () => new Promise((resolve) => setTimeout(() => resolve((late = new Socket())), 100)) };
+    const quick = step("relayed", () => false);
+    (await new Ladder([slow, quick], 10).dial()).destroy();
+    await new Promise((done) => setTimeout(done, 150));
+    expect(late).not.toBeNull();
+    expect(late!.destroyed).toBe(true);
+  });
+});
