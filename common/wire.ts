@@ -20,6 +20,8 @@ export interface AnnounceRequest {
   file?: FileMeta;
   /** A claimed address; honoured only where the tracker is configured to trust clients. */
   ip?: string;
+  /** `port` is a mapping the peer made on its router (NAT-PMP, PCP or UPnP), not a port of its own host. */
+  mapped?: boolean;
 }
 
 export interface PeerEntry {
@@ -32,6 +34,8 @@ export interface PeerEntry {
    * not checked (yet), or from a tracker that does not check.
    */
   reachable?: boolean;
+  /** Present (true) when the peer announced its port as a mapping it made on its router; absent otherwise. */
+  mapped?: true;
 }
 
 export interface PeersReply {

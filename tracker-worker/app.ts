@@ -102,6 +102,7 @@ export function createApp(): Hono<App> {
           port: body.port,
           complete: body.left === 0,
           stopped: body.event === "stopped",
+          mapped: body.mapped === true,
           limit,
           ...(from !== null && from === ip ? { dialIp: from } : {}),
           ...(body.file === undefined ? {} : { file: body.file }),

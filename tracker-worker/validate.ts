@@ -77,6 +77,11 @@ export function parseAnnounce(body: unknown): AnnounceRequest {
     if (typeof body["ip"] !== "string") throw badRequest("invalid_ip", "ip must be a string");
     request.ip = body["ip"];
   }
+  const mapped = body["mapped"];
+  if (mapped !== undefined) {
+    if (typeof mapped !== "boolean") throw badRequest("invalid_mapped", "mapped must be true, false, or absent");
+    request.mapped = mapped;
+  }
   return request;
 }
 
