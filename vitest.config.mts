@@ -50,6 +50,8 @@ export default defineConfig({
         test: {
           name: "worker",
           include: ["test/worker/**/*.test.ts"],
+          // A TCP server on this machine's own address for the dial-backs that must reach something.
+          globalSetup: ["test/worker/dial-target-setup.ts"],
         },
       },
     ],

@@ -80,3 +80,17 @@ export interface RelayOfferReply {
 
 /** How a downloader reached a peer; `--json` and the dashboard report it per peer. */
 export type PeerPath = "direct" | "mapped" | "reversed" | "punched" | "relayed";
+
+/** `202` reply to `POST /v1/peers/{peerId}/reverse`: the order went out on the peer's socket. */
+export interface ReverseReply {
+  sent: true;
+}
+
+/** Bodies of the rendezvous requests and frames on the socket are small; anything larger is refused or ignored. */
+export const MAX_RENDEZVOUS_BODY_BYTES = 1024;
+export const MAX_FRAME_BYTES = 1024;
+/** How long `POST .../punch` waits for the peer's `punch-ready`. */
+export const PUNCH_READY_WAIT_MS = 3000;
+/** Close codes of the Rendezvous socket: a newer socket of the same peer took over; the socket sent too many bad frames. */
+export const SOCKET_REPLACED = 4000;
+export const SOCKET_BAD_FRAMES = 1008;

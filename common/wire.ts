@@ -20,7 +20,7 @@ export interface AnnounceRequest {
   file?: FileMeta;
   /** A claimed address; honoured only where the tracker is configured to trust clients. */
   ip?: string;
-  /** `port` is a mapping the peer made on its home router (port mapping), not a port it listens on itself. */
+  /** `port` is a mapping the peer made on its router (NAT-PMP, PCP or UPnP), not a port of its own host. */
   mapped?: boolean;
 }
 
@@ -34,7 +34,7 @@ export interface PeerEntry {
    * not checked (yet), or from a tracker that does not check.
    */
   reachable?: boolean;
-  /** The port is a mapping the peer made on its router (announced `mapped`); absent otherwise. */
+  /** Present (true) when the peer announced its port as a mapping it made on its router; absent otherwise. */
   mapped?: true;
 }
 

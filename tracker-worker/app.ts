@@ -1,15 +1,15 @@
 import { Hono, type Context } from "hono";
 import { API_PREFIX, MAX_ANNOUNCE_BYTES } from "../common/constants.js";
 import type { HealthReply } from "../common/wire.js";
+import { guarded, swarm, type App } from "./bindings.js";
 import { readJsonBody } from "./body.js";
 import { connectionAddress, peerAddress } from "./client-address.js";
 import { readConfig } from "./config.js";
 import { errors, TrackerError } from "./errors.js";
 import { RateLimiter } from "./rate-limit.js";
-import type { Swarm, SwarmResult } from "./swarm.js";
+import { addRendezvousRoutes, RENDEZVOUS_PATHS } from "./rendezvous-routes.js";
+import type { SwarmResult } from "./swarm.js";
 import { parseAnnounce, parseFileId, parseLimit } from "./validate.js";
-
-type App = { Bindings: Env };
 
 let limiter: { perMinute: number; limiter: RateLimiter } | null = null;
 
@@ -18,30 +18,8 @@ function rateLimiter(perMinute: number): RateLimiter {
   return limiter.limiter;
 }
 
-function swarm(env: Env, sha1: string): DurableObjectStub<Swarm> {
-  // wrangler types leaves the binding untyped; the class it binds is ours.
-  const namespace = env.SWARM as unknown as DurableObjectNamespace<Swarm>;
-  return namespace.get(namespace.idFromName(sha1));
-}
-
-/**
- * A Durable Object that is overloaded, or was reset (its runtime ran out of a resource, or it is being
- * moved), says so on the error: the client should come back, which is a 503, not our bug.
- */
-function isOverload(err: unknown): boolean {
-  if (typeof err !== "object" || err === null) return false;
-  const flags = err as { overloaded?: unknown; retryable?: unknown; durableObjectReset?: unknown };
-  return flags.overloaded === true || flags.retryable === true || flags.durableObjectReset === true;
-}
-
 async function call<T>(run: () => Promise<SwarmResult<T>>, sha1: string): Promise<T> {
-  let result: SwarmResult<T>;
-  try {
-    result = await run();
-  } catch (err) {
-    if (isOverload(err)) throw errors.overloaded();
-    throw err;
-  }
+  const result = await guarded(run);
   if (result.ok) return result.value;
   switch (result.code) {
     case "key_mismatch":
@@ -102,6 +80,7 @@ export function createApp(): Hono<App> {
           port: body.port,
           complete: body.left === 0,
           stopped: body.event === "stopped",
+          mapped: body.mapped === true,
           limit,
           ...(from !== null && from === ip ? { dialIp: from } : {}),
           ...(body.file === undefined ? {} : { file: body.file }),
@@ -122,7 +101,9 @@ export function createApp(): Hono<App> {
     return c.json(await call(() => swarm(c.env, sha1).stats(sha1), sha1));
   });
 
-  for (const path of [`${API_PREFIX}/health`, `${API_PREFIX}/files/:sha1/peers`, `${API_PREFIX}/files/:sha1`]) {
+  addRendezvousRoutes(app);
+
+  for (const path of [`${API_PREFIX}/health`, `${API_PREFIX}/files/:sha1/peers`, `${API_PREFIX}/files/:sha1`, ...RENDEZVOUS_PATHS]) {
     app.all(path, (c) => {
       throw errors.methodNotAllowed(c.req.method, c.req.path);
     });

@@ -42,6 +42,16 @@ export const errors = {
   rateLimited: (retryAfter: number) =>
     new TrackerError(429, "rate_limited", "too many requests from this address", retryAfter),
   overloaded: () => new TrackerError(503, "overloaded", "the tracker is busy; retry shortly", 1),
+  keyNotOfPeer: () => new TrackerError(403, "key_mismatch", "this key does not derive this peer id (docs/protocol.md §1, identity)"),
+  missingKey: () => new TrackerError(401, "missing_key", "send the peer's key as Authorization: Bearer <key>"),
+  upgradeRequired: () => new TrackerError(426, "upgrade_required", "this route is a WebSocket: send Upgrade: websocket"),
+  peerOffline: () => new TrackerError(404, "peer_offline", "the peer holds no socket to the tracker now"),
+  orderLimit: (retryAfter: number) =>
+    new TrackerError(429, "order_limit", "this peer was sent as many orders as it takes for now", retryAfter),
+  peerSilent: () => new TrackerError(504, "peer_silent", "the peer did not answer the punch order in time"),
+  peerRefused: (reason: string) => new TrackerError(409, "peer_refused", `the peer refused: ${reason}`),
+  noRelay: () => new TrackerError(503, "no_relay", "no reachable relay of this address family is known now", 30),
+  relaysFull: () => new TrackerError(503, "relays_full", "the tracker keeps as many relays as it may", 60),
   noClientAddress: () =>
     new TrackerError(400, "no_client_address", "the connection's address is unknown and no trusted address was given"),
 };

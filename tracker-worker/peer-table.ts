@@ -30,6 +30,8 @@ export interface StoredPeer {
   ip: string;
   port: number;
   complete: boolean;
+  /** The port is a mapping the peer made on its router. */
+  mapped: boolean;
   /** Epoch ms after which the entry is dead unless re-announced. */
   expiresAt: number;
 }
@@ -50,6 +52,8 @@ export interface AnnounceInput {
   port: number;
   complete: boolean;
   stopped: boolean;
+  /** Absent means false: the port is the peer's own. */
+  mapped?: boolean;
 }
 
 export type AnnounceOutcome =
@@ -113,10 +117,11 @@ export class PeerTable {
       ip: input.ip,
       port: input.port,
       complete: input.complete,
+      mapped: input.mapped === true,
       expiresAt: now + this.limits.ttlMs,
     };
     const refreshOnly =
-      live !== undefined && live.ip === peer.ip && live.port === peer.port && live.complete === peer.complete;
+      live !== undefined && live.ip === peer.ip && live.port === peer.port && live.complete === peer.complete && live.mapped === peer.mapped;
     if (existing !== undefined) this.remove(key);
     this.put(peer);
     return { kind: "upserted", peer, created: live === undefined, refreshOnly };
@@ -136,7 +141,9 @@ export class PeerTable {
       pool[i] = pool[j]!;
       pool[j] = swap;
     }
-    return pool.slice(0, take).map(({ peerId, ip, port, complete }) => ({ peerId, ip, port, complete }));
+    return pool
+      .slice(0, take)
+      .map(({ peerId, ip, port, complete, mapped }) => (mapped ? { peerId, ip, port, complete, mapped: true } : { peerId, ip, port, complete }));
   }
 
   /** Removes every entry whose time is up and returns their keys (entryKey). */

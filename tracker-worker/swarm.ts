@@ -1,10 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import type { AnnounceReply, FileMeta, FileStatsReply, PeerEntry } from "../common/wire.js";
 import { readConfig, type TrackerConfig } from "./config.js";
-import { DialBudget } from "./dial-budget.js";
-import { dialBack } from "./dial-back.js";
-import { isPublicUnicast, isSelf } from "./dial-target.js";
 import { entryKey, familyOf, PeerTable, type AnnounceInput, type StoredPeer } from "./peer-table.js";
+import { Reachability } from "./reachability.js";
 
 /**
  * One file's swarm: a Durable Object per file id, its peers in SQLite, kept in memory as a PeerTable.
@@ -25,9 +23,6 @@ export interface SwarmAnnounce extends AnnounceInput {
   dialIp?: string;
 }
 
-/** How long an announce reply waits for a dial-back it started; a slower one is reported at the next announce. */
-const DIAL_REPLY_WAIT_MS = 1000;
-
 interface PeerRow extends Record<string, SqlStorageValue> {
   peer_id: string;
   family: number;
@@ -35,6 +30,7 @@ interface PeerRow extends Record<string, SqlStorageValue> {
   ip: string;
   port: number;
   complete: number;
+  mapped: number;
   expires_at: number;
 }
 
@@ -55,9 +51,8 @@ export class Swarm extends DurableObject<Env> {
    * grace, so a peer that announces on time never drops. It halves the writes of a busy swarm.
    */
   private readonly writeSlackMs: number;
-  /** Dial-back verdicts and bounds (dial-budget.ts): soft state, lost when the object is evicted. */
-  private readonly dials = new DialBudget();
-  private readonly dialling = new Map<string, Promise<boolean>>();
+  /** Dial-back verdicts and bounds (reachability.ts): soft state, lost when the object is evicted. */
+  private readonly reach: Reachability;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -68,6 +63,7 @@ export class Swarm extends DurableObject<Env> {
       maxPerAddress: this.config.maxPeersPerAddress,
     });
     this.writeSlackMs = (this.config.graceSeconds * 1000) / 2;
+    this.reach = new Reachability(this.config, (work) => ctx.waitUntil(work));
     // SQLite reads are synchronous: the table is whole before the first call arrives.
     this.load();
     void ctx.blockConcurrencyWhile(async () => {
@@ -96,7 +92,7 @@ export class Swarm extends DurableObject<Env> {
         this.persist(outcome.peer, outcome.refreshOnly);
         if (input.complete && input.file !== undefined && this.file === null) this.recordFile(input.file);
         this.scheduleSweep(outcome.peer.expiresAt);
-        const reachable = await this.reachability(input, now);
+        const reachable = await this.reach.check(input.ip, input.port, input.dialIp, now);
         return {
           ok: true,
           value: {
@@ -124,48 +120,12 @@ export class Swarm extends DurableObject<Env> {
 
   /** Dial-backs started by this object since it was loaded: for tests and the operator. */
   dialsStarted(): number {
-    return this.dials.started;
-  }
-
-  /**
-   * Whether the announcing peer accepts connections at its address and port: a verdict still held, or a
-   * dial-back started now and awaited for up to DIAL_REPLY_WAIT_MS (it finishes in the background otherwise,
-   * for the next announce). null when not known: dial-back off, an address that is not the connection's own,
-   * a private target on a deployed tracker, or the budget spent.
-   */
-  private async reachability(input: SwarmAnnounce, now: number): Promise<boolean | null> {
-    const { ip, port } = input;
-    const held = this.dials.known(ip, port, now);
-    if (held !== undefined) return held;
-    if (!this.config.dialBack || input.dialIp !== ip || isSelf(ip)) return null;
-    if (!this.config.dialBackPrivate && !isPublicUnicast(ip)) return null;
-    const decision = this.dials.decide(ip, port, now);
-    if (decision.kind === "known") return decision.reachable;
-    if (decision.kind === "over_budget") return null;
-    const key = `${ip}|${port}`;
-    let dial = this.dialling.get(key);
-    if (dial === undefined) {
-      if (decision.kind === "pending") return null;
-      dial = dialBack(ip, port, this.config.dialBackTimeoutMs).then((reachable) => {
-        this.dials.finish(ip, port, reachable, Date.now());
-        this.dialling.delete(key);
-        return reachable;
-      });
-      this.dialling.set(key, dial);
-      this.ctx.waitUntil(dial);
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const wait = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), Math.min(DIAL_REPLY_WAIT_MS, this.config.dialBackTimeoutMs))));
-    try {
-      return await Promise.race([dial, wait]);
-    } finally {
-      if (timer !== undefined) clearTimeout(timer);
-    }
+    return this.reach.started;
   }
 
   private withReachability(peers: PeerEntry[], now: number): PeerEntry[] {
     return peers.map((peer) => {
-      const reachable = this.dials.known(peer.ip, peer.port, now);
+      const reachable = this.reach.known(peer.ip, peer.port, now);
       return reachable === undefined ? peer : { ...peer, reachable };
     });
   }
@@ -222,15 +182,16 @@ export class Swarm extends DurableObject<Env> {
     if (refreshOnly && stored !== undefined && peer.expiresAt - stored < this.writeSlackMs) return;
     this.storedExpiry.set(key, peer.expiresAt);
     this.sql().exec(
-      `INSERT INTO entries (peer_id, family, key_hash, ip, port, complete, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO entries (peer_id, family, key_hash, ip, port, complete, mapped, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (peer_id, family) DO UPDATE SET key_hash = excluded.key_hash, ip = excluded.ip, port = excluded.port,
-         complete = excluded.complete, expires_at = excluded.expires_at`,
+         complete = excluded.complete, mapped = excluded.mapped, expires_at = excluded.expires_at`,
       peer.peerId,
       familyOf(peer.ip),
       peer.keyHash,
       peer.ip,
       peer.port,
       peer.complete ? 1 : 0,
+      peer.mapped ? 1 : 0,
       peer.expiresAt,
     );
   }
@@ -276,6 +237,7 @@ export class Swarm extends DurableObject<Env> {
         ip: row.ip,
         port: row.port,
         complete: row.complete === 1,
+        mapped: row.mapped === 1,
         expiresAt: row.expires_at,
       })),
     );
@@ -293,11 +255,17 @@ export class Swarm extends DurableObject<Env> {
         ip TEXT NOT NULL,
         port INTEGER NOT NULL,
         complete INTEGER NOT NULL,
+        mapped INTEGER NOT NULL DEFAULT 0,
         expires_at INTEGER NOT NULL,
         PRIMARY KEY (peer_id, family)
       );
       CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
     `);
+    // Entries stored before announces said `mapped` lack the column: added in place, the rows kept (not mapped).
+    const columns = this.ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('entries')").toArray();
+    if (!columns.some((column) => column.name === "mapped")) {
+      this.ctx.storage.sql.exec("ALTER TABLE entries ADD COLUMN mapped INTEGER NOT NULL DEFAULT 0");
+    }
     this.schemaReady = true;
   }
 

@@ -25,11 +25,11 @@ export function parseFileId(raw: string): string {
   return sha1;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-function text(body: Record<string, unknown>, field: string, min: number, max: number): string {
+export function text(body: Record<string, unknown>, field: string, min: number, max: number): string {
   const value = body[field];
   if (value === undefined) throw badRequest(`missing_${field}`, `${field} is required`);
   if (typeof value !== "string") throw badRequest(`invalid_${field}`, `${field} must be a string`);
@@ -39,7 +39,7 @@ function text(body: Record<string, unknown>, field: string, min: number, max: nu
   return value;
 }
 
-function integer(body: Record<string, unknown>, field: string, min: number, max: number): number {
+export function integer(body: Record<string, unknown>, field: string, min: number, max: number): number {
   const value = body[field];
   if (value === undefined) throw badRequest(`missing_${field}`, `${field} is required`);
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
@@ -76,6 +76,11 @@ export function parseAnnounce(body: unknown): AnnounceRequest {
   if (body["ip"] !== undefined) {
     if (typeof body["ip"] !== "string") throw badRequest("invalid_ip", "ip must be a string");
     request.ip = body["ip"];
+  }
+  const mapped = body["mapped"];
+  if (mapped !== undefined) {
+    if (typeof mapped !== "boolean") throw badRequest("invalid_mapped", "mapped must be true, false, or absent");
+    request.mapped = mapped;
   }
   return request;
 }

@@ -1,0 +1,5 @@
+/** 32 lowercase hex characters of 128 random bits: an order id or a relay token (SECRET_PATTERN). */
+export function randomHex(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
