@@ -8,7 +8,8 @@ describe("simultaneousOpen", () => {
     const nobody = await pickLocalPort("127.0.90.2");
     const started = Date.now();
     const punch = simultaneousOpen({ localPort, localAddress: "127.0.90.1", ip: "127.0.90.2", port: nobody, deadlineMs: 600 });
-    await expect(punch).rejects.toMatchObject({ code: "PUNCH_FAILED", kind: "network", message: expect.stringMatching(/attempts, last: ECONNREFUSED/) });
+    await expect(punch).rejects.toMatchObject({ code: "PUNCH_FAILED", kind: "network" });
+    await expect(punch).rejects.toThrow(/attempts, last: ECONNREFUSED/);
     const took = Date.now() - started;
     expect(took).toBeGreaterThanOrEqual(550);
     expect(took).toBeLessThan(1500);
