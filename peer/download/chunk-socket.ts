@@ -12,6 +12,10 @@ import { PeerFault, type FetchLimits } from "./peer-fault.js";
  * Under a download limit every read is paid to the limiter, reads are at most a slice, and the socket is
  * paused while the limiter is in debt; the request's time limits stop while it is paused by us, since the
  * peer is not the one being slow then.
+ *
+ * A connection made another way (reversed, punched, relayed: peer/connect/) is handed over connected
+ * (`ChunkSocket.over`). Its bytes cannot be read into place (`onread` is an option of the socket's creation),
+ * so each read is copied there from Node's buffer: one copy more, with every check and limit the same.
  */
 
 const HEAD_LIMIT = 16 * 1024;
@@ -61,7 +65,8 @@ export class ChunkSocket {
   connected = false;
 
   constructor(
-    host: string,
+    /** Where to connect, or a connection made already (see `over`). */
+    host: string | Socket,
     port: number,
     /** host:port for the Host header, with brackets around IPv6. */
     private readonly hostHeader: string,
@@ -69,27 +74,41 @@ export class ChunkSocket {
     private readonly options: ChunkSocketOptions = {},
   ) {
     this.extraHeaders = options.statedPort === undefined ? "" : `P2P-Port: ${options.statedPort}\r\n`;
-    this.socket = connect({
-      host,
-      port,
-      ...(localAddress === undefined ? {} : { localAddress }),
-      onread: {
-        buffer: () => this.readBuffer(),
-        callback: (bytes: number) => {
-          this.options.onRead?.(bytes);
-          this.onBytes(bytes);
-          return this.options.limiter?.limited === true ? this.paceRead(this.options.limiter, bytes) : true;
+    if (typeof host === "string") {
+      this.socket = connect({
+        host,
+        port,
+        ...(localAddress === undefined ? {} : { localAddress }),
+        onread: {
+          buffer: () => this.readBuffer(),
+          callback: (bytes: number) => {
+            this.options.onRead?.(bytes);
+            this.onBytes(bytes);
+            return this.options.limiter?.limited === true ? this.paceRead(this.options.limiter, bytes) : true;
+          },
         },
-      },
-    });
+      });
+      this.socket.once("connect", () => (this.connected = true));
+    } else {
+      this.socket = host;
+      this.connected = true;
+      this.closed = host.destroyed;
+      this.socket.on("data", (data: Buffer) => this.onData(data));
+      // A handshake may have left it paused (connect/read-head.ts), which a `data` listener does not undo.
+      this.socket.resume();
+    }
     this.socket.setNoDelay(true);
-    this.socket.once("connect", () => (this.connected = true));
     this.socket.on("error", (error) => this.fail(new PeerFault("network", error.message)));
     this.socket.on("close", () => {
       this.closed = true;
       this.fail(new PeerFault("network", "connection closed"));
     });
     this.socket.on("timeout", () => this.fail(new PeerFault("timeout", "stalled")));
+  }
+
+  /** Chunk GETs over a connection made already (a reversed, punched or relayed socket after its handshake). */
+  static over(socket: Socket, hostHeader: string, options: ChunkSocketOptions = {}): ChunkSocket {
+    return new ChunkSocket(socket, 0, hostHeader, undefined, options);
   }
 
   /** Whether this connection can take another request. */
@@ -130,6 +149,23 @@ export class ChunkSocket {
       return this.pending.target.subarray(this.received, end);
     }
     return this.head.subarray(this.headLength);
+  }
+
+  /**
+   * A read of a handed-over socket: copied into where `onread` would have put it, piece by piece (a piece
+   * ends where the head buffer or the body does), then paid to the limiter like a read of our own.
+   */
+  private onData(data: Buffer): void {
+    this.options.onRead?.(data.length);
+    for (let offset = 0; offset < data.length && !this.socket.destroyed; ) {
+      const into = this.readBuffer();
+      const bytes = data.copy(into, 0, offset, offset + Math.min(into.length, data.length - offset));
+      if (bytes === 0) return this.fail(new PeerFault("protocol", "response headers too large"));
+      offset += bytes;
+      this.onBytes(bytes);
+    }
+    const limiter = this.options.limiter;
+    if (limiter?.limited === true && !this.paceRead(limiter, data.length)) this.socket.pause();
   }
 
   private onBytes(bytes: number): void {

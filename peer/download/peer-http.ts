@@ -1,5 +1,9 @@
 import { Agent, request, type ClientRequest } from "node:http";
+import type { Socket } from "node:net";
 import { hostPort } from "../../common/ip.js";
+import type { PeerPath } from "../../common/rendezvous-wire.js";
+import { DialAgent } from "../connect/dial-agent.js";
+import type { Dialer } from "../connect/dialer.js";
 import { ChunkSocket, refusal, type ChunkSocketOptions } from "./chunk-socket.js";
 import { PeerFault, type FetchLimits } from "./peer-fault.js";
 
@@ -21,10 +25,15 @@ export interface PeerAddress {
  * daemon, sources/family-preference.ts) has the other as an alternate: when the address in use fails before
  * any connection to it was ever made (refused, unreachable, no route), the next one is used from then on and
  * the request is tried once more there, Happy-Eyeballs-like, IPv6 first. Its key stays the first address's.
+ *
+ * A peer that cannot be dialled is reached through a Dialer (peer/connect/): every connection to it is the
+ * dialer's, the same requests go over it, and only `path` tells how.
  */
 export class PeerConnection {
   readonly key: string;
-  private agent = new Agent({ keepAlive: true, maxSockets: 2 });
+  /** Stops dials on their way when the connection closes. */
+  private readonly closing = new AbortController();
+  private agent: Agent;
   private readonly sockets = new Set<ChunkSocket>();
   private readonly addresses: PeerAddress[];
   private current = 0;
@@ -37,9 +46,21 @@ export class PeerConnection {
     /** The download limit and the `P2P-Port` its chunk requests state. */
     private readonly chunkOptions: ChunkSocketOptions = {},
     alternates: readonly PeerAddress[] = [],
+    /** How to reach the peer when its address cannot be dialled; its address then only names it. */
+    private readonly dialer?: Dialer,
   ) {
     this.key = hostPort(address.ip, address.port);
     this.addresses = [address, ...alternates];
+    this.agent = this.newAgent();
+  }
+
+  /** How the peer is reached (what `--json` reports): the dialer's path, else `direct`. */
+  get path(): PeerPath {
+    return this.dialer?.path ?? "direct";
+  }
+
+  private newAgent(): Agent {
+    return this.dialer === undefined ? new Agent({ keepAlive: true, maxSockets: 2 }) : new DialAgent(this.dialer, this.closing.signal, 2);
   }
 
   /** The address in use (what `--json` reports). */
@@ -55,10 +76,11 @@ export class PeerConnection {
 
   /** Moves to the next address after a failure that never connected; false when there is none or one worked. */
   private fallBack(): boolean {
-    if (this.reached || this.current + 1 >= this.addresses.length) return false;
+    // A dialer is the one way to its peer: its addresses are not dialled.
+    if (this.dialer !== undefined || this.reached || this.current + 1 >= this.addresses.length) return false;
     this.current++;
     this.agent.destroy();
-    this.agent = new Agent({ keepAlive: true, maxSockets: 2 });
+    this.agent = this.newAgent();
     return true;
   }
 
@@ -138,6 +160,7 @@ export class PeerConnection {
 
   /** A chunk, read straight into `target` over a keep-alive connection of this peer's (chunk-socket.ts). */
   chunk(path: string, target: Buffer, expected: number, limits: FetchLimits): { done: Promise<Buffer>; abort: () => void } {
+    if (this.dialer !== undefined) return this.dialledChunk(this.dialer, path, target, expected, limits);
     let aborted = false;
     let used = this.socketFor();
     const attempt = (socket: ChunkSocket): Promise<Buffer> =>
@@ -168,6 +191,37 @@ export class PeerConnection {
     };
   }
 
+  /**
+   * A chunk over an idle dialled connection, or a new one: the dial counts against the request's deadline,
+   * as a TCP connect does on the direct path.
+   */
+  private dialledChunk(dialer: Dialer, path: string, target: Buffer, expected: number, limits: FetchLimits): { done: Promise<Buffer>; abort: () => void } {
+    const started = Date.now();
+    const stop = new AbortController();
+    let used = [...this.sockets].find((s) => s.idle) ?? null;
+    const run = async (): Promise<Buffer> => {
+      if (used === null) {
+        const socket = await dialWithin(dialer, limits.deadlineMs, AbortSignal.any([stop.signal, this.closing.signal]));
+        used = ChunkSocket.over(socket, hostPort(this.address.ip, this.address.port), this.chunkOptions);
+        this.sockets.add(used);
+        this.reached = true;
+      }
+      const socket = used;
+      const deadlineMs = Math.max(1, limits.deadlineMs - (Date.now() - started));
+      return socket.fetch(path, target, expected, { idleMs: limits.idleMs, deadlineMs }).catch((error: unknown) => {
+        this.sockets.delete(socket);
+        throw error;
+      });
+    };
+    return {
+      done: run(),
+      abort: () => {
+        stop.abort();
+        used?.abort();
+      },
+    };
+  }
+
   private readonly socketAddress = new WeakMap<ChunkSocket, number>();
 
   private addressOf(socket: ChunkSocket): number {
@@ -186,9 +240,39 @@ export class PeerConnection {
   }
 
   close(): void {
+    this.closing.abort();
     this.agent.destroy();
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+  }
+}
+
+/** A dialler's connection within `timeoutMs`, or a PeerFault: `aborted` on `signal`, `timeout`, else `network`. */
+async function dialWithin(dialer: Dialer, timeoutMs: number, signal: AbortSignal): Promise<Socket> {
+  const giveUp = new AbortController();
+  const timer = setTimeout(() => giveUp.abort(), timeoutMs);
+  const stopped = AbortSignal.any([signal, giveUp.signal]);
+  let onStop = (): void => undefined;
+  // A dialer that does not heed its signal is not waited for: its late socket is closed.
+  const halted = new Promise<never>((_resolve, reject) => {
+    onStop = () => reject(signal.aborted ? new PeerFault("aborted", "aborted") : new PeerFault("timeout", `no connection ${dialer.path} within ${timeoutMs} ms`));
+    stopped.addEventListener("abort", onStop, { once: true });
+  });
+  const dialling = dialer.dial(stopped);
+  dialling.then((socket) => (stopped.aborted ? socket.destroy() : undefined), () => undefined);
+  try {
+    return await Promise.race([
+      dialling.catch((error: unknown) => {
+        throw new PeerFault("network", `no connection ${dialer.path}: ${error instanceof Error ? error.message : String(error)}`);
+      }),
+      halted,
+    ]);
+  } catch (error) {
+    if (stopped.aborted) throw await halted.catch((why: unknown) => why);
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    stopped.removeEventListener("abort", onStop);
   }
 }
 

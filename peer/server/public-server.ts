@@ -1,5 +1,7 @@
 import type { FileHandle } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { CHUNK_SIZE } from "../../common/constants.js";
 import { normalizeSha1 } from "../../common/ids.js";
@@ -43,6 +45,11 @@ export interface PublicServerOptions {
   limiter?: RateLimiter;
   /** Peer exchange: who took chunks from us, and the `/peers` reply (exchange-route.ts). */
   exchange?: ExchangeHooks;
+  /**
+   * An HTTP Upgrade request (a reversed socket's handshake, connect/pending-handshakes.ts): returns whether it
+   * took the socket. Any upgrade it does not take gets a 400 and is closed.
+   */
+  onUpgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => boolean;
 }
 
 const ROUTE = /^\/v1\/files\/([^/]+)(?:\/(manifest|have|peers|chunks\/([^/]+)))?$/;
@@ -66,7 +73,22 @@ export function createPublicServer(options: PublicServerOptions): Server {
   server.keepAliveTimeout = 5_000;
   server.setTimeout(30_000, (socket) => socket.destroy());
   limitConnections(server, PER_ADDRESS, options.maxConnections ?? 512);
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    if (options.onUpgrade?.(req, socket, head) === true) return;
+    socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", () => socket.destroy());
+  });
   return server;
+}
+
+/**
+ * Serves a socket this daemon did not accept (a reversed or punched one, after the handshake) like one it
+ * did: the same routes, slots, per-address and total caps (connection-limits.ts), slow-client timeouts, and
+ * the socket's own remote address for upload slots. The handshake left it paused with any early bytes put
+ * back; it reads again once the server's listeners are on it.
+ */
+export function servePeerSocket(server: Server, socket: Socket): void {
+  server.emit("connection", socket);
+  if (!socket.destroyed) socket.resume();
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: PublicServerOptions, files: OpenFiles): Promise<void> {
