@@ -29,6 +29,12 @@ export interface PeerAddress {
  * A peer that cannot be dialled is reached through a Dialer (peer/connect/): every connection to it is the
  * dialer's, the same requests go over it, and only `path` tells how.
  */
+/**
+ * Connections at once to a peer reached through a Dialer: each costs a tracker order and, relayed, one of the
+ * relay's pairs (4 per address by default), so a downloader's window shares a few rather than opening one per request.
+ */
+const MAX_DIALLED_SOCKETS = 4;
+
 export class PeerConnection {
   readonly key: string;
   /** Stops dials on their way when the connection closes. */
@@ -200,18 +206,34 @@ export class PeerConnection {
     const stop = new AbortController();
     let used = [...this.sockets].find((s) => s.idle) ?? null;
     const run = async (): Promise<Buffer> => {
+      const signal = AbortSignal.any([stop.signal, this.closing.signal]);
+      // Each dialled socket costs a tracker order (and a relay pair): at most MAX_DIALLED_SOCKETS per peer;
+      // a request beyond them waits for one of them to be free, within its own deadline.
+      while (used === null && this.sockets.size + this.dialling >= MAX_DIALLED_SOCKETS) {
+        await this.socketFreed(Math.max(1, limits.deadlineMs - (Date.now() - started)), signal);
+        used = [...this.sockets].find((s) => s.idle) ?? null;
+      }
       if (used === null) {
-        const socket = await dialWithin(dialer, limits.deadlineMs, AbortSignal.any([stop.signal, this.closing.signal]));
-        used = ChunkSocket.over(socket, hostPort(this.address.ip, this.address.port), this.chunkOptions);
+        this.dialling++;
+        try {
+          const socket = await dialWithin(dialer, Math.max(1, limits.deadlineMs - (Date.now() - started)), signal);
+          used = ChunkSocket.over(socket, hostPort(this.address.ip, this.address.port), this.chunkOptions);
+        } finally {
+          this.dialling--;
+          this.wakeOne();
+        }
         this.sockets.add(used);
         this.reached = true;
       }
       const socket = used;
       const deadlineMs = Math.max(1, limits.deadlineMs - (Date.now() - started));
-      return socket.fetch(path, target, expected, { idleMs: limits.idleMs, deadlineMs }).catch((error: unknown) => {
-        this.sockets.delete(socket);
-        throw error;
-      });
+      return socket
+        .fetch(path, target, expected, { idleMs: limits.idleMs, deadlineMs })
+        .catch((error: unknown) => {
+          this.sockets.delete(socket);
+          throw error;
+        })
+        .finally(() => this.wakeOne());
     };
     return {
       done: run(),
@@ -220,6 +242,39 @@ export class PeerConnection {
         used?.abort();
       },
     };
+  }
+
+  /** Dials on their way, and requests waiting for a dialled socket to be free (MAX_DIALLED_SOCKETS). */
+  private dialling = 0;
+  private readonly freed: (() => void)[] = [];
+
+  private wakeOne(): void {
+    this.freed.shift()?.();
+  }
+
+  private socketFreed(withinMs: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        const at = this.freed.indexOf(done);
+        if (at !== -1) this.freed.splice(at, 1);
+      };
+      const onAbort = (): void => {
+        done();
+        reject(new PeerFault("aborted", "aborted"));
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new PeerFault("timeout", `no connection to the peer was free within ${withinMs} ms`));
+      }, withinMs);
+      if (signal.aborted) return onAbort();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.freed.push(() => {
+        done();
+        resolve();
+      });
+    });
   }
 
   private readonly socketAddress = new WeakMap<ChunkSocket, number>();
