@@ -60,6 +60,8 @@ export class RelayPair {
 
     for (const socket of [downloader, sharer]) socket.on("error", () => undefined);
     downloader.once("close", () => this.close("the downloader left"));
+    // The relay's sockets allow half-open (an HTTP server's do): the sharer's FIN is its leaving, too.
+    sharer.once("end", () => this.sharerClosed());
     sharer.once("close", () => this.sharerClosed());
     const capTimer = setTimeout(() => this.close("time cap"), caps.maxMs);
     const checkTimer = setInterval(() => this.checkBytes(), CHECK_MS);
@@ -156,6 +158,7 @@ export class RelayPair {
   }
 
   private sharerClosed(): void {
+    if (this.sharerGone) return;
     this.sharerGone = true;
     if (this.inFlight === 0) this.endDownloader();
   }

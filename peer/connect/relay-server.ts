@@ -151,10 +151,15 @@ export class Relay {
     const waiting: Waiting = { ...entry, timer };
     this.waiting.set(token, waiting);
     this.hold(entry.address);
-    // A waiting peer that leaves frees its place; its token is not spent (it may come back).
-    entry.socket.once("close", () => {
-      if (this.waiting.get(token) === waiting) this.dropWaiting(token, waiting);
-    });
+    // A waiting peer that leaves (or half-closes: these sockets allow it) frees its place; its token is not
+    // spent (it may come back).
+    const left = (): void => {
+      if (this.waiting.get(token) !== waiting) return;
+      this.dropWaiting(token, waiting);
+      entry.socket.destroy();
+    };
+    entry.socket.once("end", left);
+    entry.socket.once("close", left);
   }
 
   private dropWaiting(token: string, waiting: Waiting): void {

@@ -88,3 +88,47 @@ export function get(agent: OneSocketAgent, path: string, options: { method?: str
 export function closedSocket(socket: Socket): Promise<void> {
   return socket.closed ? Promise.resolve() : new Promise((resolve) => socket.once("close", () => resolve()));
 }
+
+export interface RawAnswer {
+  status: number;
+  /** The head and the body, as text. */
+  text: string;
+}
+
+/**
+ * Writes raw bytes on a socket and reads one HTTP answer (its head and Content-Length body); null when the
+ * socket closed without one. For requests no HTTP client would send.
+ */
+export function exchange(socket: Socket, bytes: string | Buffer, timeoutMs = 5000): Promise<RawAnswer | null> {
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+    const done = (answer: RawAnswer | null): void => {
+      clearTimeout(timer);
+      socket.removeListener("data", onData);
+      socket.removeListener("close", onClose);
+      resolve(answer);
+    };
+    const parse = (): RawAnswer | null => {
+      const end = received.indexOf("\r\n\r\n");
+      if (end === -1) return null;
+      const head = received.subarray(0, end).toString("latin1");
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? "0");
+      if (received.length < end + 4 + length) return null;
+      return { status: Number(head.slice(9, 12)), text: received.subarray(0, end + 4 + length).toString("utf8") };
+    };
+    const onData = (data: Buffer): void => {
+      received = Buffer.concat([received, data]);
+      const answer = parse();
+      if (answer !== null) done(answer);
+    };
+    const onClose = (): void => done(parse());
+    const timer = setTimeout(() => {
+      socket.removeListener("data", onData);
+      socket.removeListener("close", onClose);
+      reject(new Error(`no answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.on("data", onData);
+    socket.on("close", onClose);
+    socket.write(bytes);
+  });
+}

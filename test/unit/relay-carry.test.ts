@@ -10,7 +10,7 @@ import { OneSocketAgent } from "../../peer/connect/one-socket-agent.js";
 import { createPublicServer } from "../../peer/server/public-server.js";
 import type { Share } from "../../peer/state/share-registry.js";
 import { randomFile, tempDir } from "../helpers/files.js";
-import { closedSocket, DOWNLOADER_IP, get, RELAY_IP, relayPair, startRelay, type RelayHost } from "../helpers/relay.js";
+import { closedSocket, exchange, get, RELAY_IP, relayPair, startRelay, type RelayHost } from "../helpers/relay.js";
 
 /**
  * A real public server, serving a real file, reached only through a relay: the sharer's socket comes from
@@ -104,3 +104,77 @@ describe("a relay carries the peer API", () => {
     expect(seen).toHaveLength(1);
   });
 });
+
+describe("a relay carries nothing else", () => {
+  const sha1 = (): string => share.sha1;
+  it.each([
+    ["a POST", () => `POST /v1/files/${sha1()}/manifest HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}`, true],
+    ["a PUT without a body", () => `PUT /v1/files/${sha1()}/manifest HTTP/1.1\r\nHost: x\r\n\r\n`, false],
+    ["a path outside the API", () => `GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n`, false],
+    ["a dot segment", () => `GET /v1/files/${sha1()}/../../status HTTP/1.1\r\nHost: x\r\n\r\n`, false],
+    ["a query other than since on /have", () => `GET /v1/files/${sha1()}/manifest?x=1 HTTP/1.1\r\nHost: x\r\n\r\n`, false],
+    ["an absolute URL", () => `GET http://127.0.0.1:5002/v1/files/${sha1()}/manifest HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`, false],
+    ["a GET with a body", () => `GET /v1/files/${sha1()}/manifest HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`, true],
+  ])("answers %s with 403 itself, the sharer asked nothing", async (_name, request, closes) => {
+    const { downloader } = await setUp();
+    const answer = await exchange(downloader, request());
+    expect(answer?.status).toBe(403);
+    expect(answer?.text).toContain("not_relayed");
+    expect(seen).toEqual([]);
+    if (closes) {
+      await closedSocket(downloader);
+      return;
+    }
+    // The pair goes on: the next proper request is carried.
+    const manifest = await exchange(downloader, `GET /v1/files/${sha1()}/manifest HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(manifest?.status).toBe(200);
+    expect(seen).toEqual([`/v1/files/${sha1()}/manifest`]);
+  });
+
+  it.each([
+    ["a CONNECT", () => `CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n`, 403],
+    ["an upgrade through the pair", () => `GET /v1/files/${sha1()}/manifest HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, 403],
+    ["an oversize head", () => `GET /v1/files/${sha1()}/manifest HTTP/1.1\r\nHost: x\r\nX-Pad: ${"a".repeat(20_000)}\r\n\r\n`, 400],
+    ["bytes that are not HTTP", () => "\u0016\u0003\u0001\u0000\u00a5\u0001\u0000\u0000\u00a1\u0003\u0003\r\n\r\n", 400],
+  ])("refuses %s and closes the pair, the sharer asked nothing", async (_name, request, status) => {
+    const { downloader } = await setUp();
+    const answer = await exchange(downloader, request());
+    expect(answer?.status).toBe(status);
+    await closedSocket(downloader);
+    await until(() => host!.relay.counters().pairs === 0);
+    expect(seen).toEqual([]);
+    expect(host!.relay.counters().refused).toBeGreaterThanOrEqual(1);
+  });
+
+  it("closes the downloader's side when the sharer's closes, after the answers already given", async () => {
+    const { downloader, agent } = await setUp();
+    expect((await get(agent, `/v1/files/${share.sha1}/chunks/0`)).status).toBe(200);
+    // The sharer's public server ends the connection itself (its keep-alive limit), as it would when idle.
+    const sharerSocket = [...sockets].find((socket) => socket !== downloader)!;
+    sharerSocket.end();
+    await closedSocket(downloader);
+    expect(host!.relay.counters().pairs).toBe(0);
+  });
+
+  it("closes the sharer's side when the downloader leaves in the middle of a chunk", async () => {
+    let sharerSocket: Socket | undefined;
+    host = await startRelay();
+    const server = createPublicServer({ lookup: (sha1) => (sha1 === share.sha1 ? share : undefined) });
+    sharerServer = server;
+    const downloader = await relayPair(host, (socket) => {
+      sharerSocket = socket;
+      server.emit("connection", socket);
+    }, sockets);
+    downloader.once("data", () => downloader.destroy());
+    downloader.write(`GET /v1/files/${share.sha1}/chunks/0 HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await closedSocket(sharerSocket!);
+    expect(host.relay.counters().pairs).toBe(0);
+  });
+});
+
+async function until(condition: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !condition(); ) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
