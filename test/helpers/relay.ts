@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { Socket } from "node:net";
-import { OneSocketAgent } from "../../peer/connect/one-socket-agent.js";
+import { type OneSocketAgent } from "../../peer/connect/one-socket-agent.js";
 import { relayConnect } from "../../peer/connect/relay-client.js";
 import { Relay, type RelayOptions } from "../../peer/connect/relay-server.js";
 

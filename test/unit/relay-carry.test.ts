@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Server } from "node:http";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { makeShare } from "../../peer/daemon/make-share.js";
@@ -10,7 +10,7 @@ import { OneSocketAgent } from "../../peer/connect/one-socket-agent.js";
 import { createPublicServer } from "../../peer/server/public-server.js";
 import type { Share } from "../../peer/state/share-registry.js";
 import { randomFile, tempDir } from "../helpers/files.js";
-import { closedSocket, exchange, get, RELAY_IP, relayPair, startRelay, type RelayHost } from "../helpers/relay.js";
+import { closedSocket, exchange, get, relayPair, startRelay, type RelayHost } from "../helpers/relay.js";
 
 /**
  * A real public server, serving a real file, reached only through a relay: the sharer's socket comes from
