@@ -1,6 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { AnnounceReply, AnnounceRequest, ErrorReply, FileStatsReply, PeersReply } from "../../common/wire.js";
+import type { RelayOffer, RelayOfferReply } from "../../common/rendezvous-wire.js";
 import { Errors, P2PError } from "../errors.js";
 
 /**
@@ -36,6 +37,11 @@ export class TrackerClient {
 
   file(sha1: string, signal?: AbortSignal): Promise<FileStatsReply> {
     return this.call<FileStatsReply>("GET", `/v1/files/${sha1}`, undefined, signal);
+  }
+
+  /** `POST /v1/relays` (issue 12): a daemon run with `--relay` offers itself; the reply says if the tracker reached it. */
+  offerRelay(body: RelayOffer): Promise<RelayOfferReply> {
+    return this.call<RelayOfferReply>("POST", "/v1/relays", JSON.stringify(body));
   }
 
   private async call<T>(method: string, path: string, body?: string, signal?: AbortSignal): Promise<T> {
