@@ -132,3 +132,11 @@ export function exchange(socket: Socket, bytes: string | Buffer, timeoutMs = 500
     socket.write(bytes);
   });
 }
+
+/** Waits for a condition polled every 20 ms; fails after `ms`. */
+export async function until(condition: () => boolean, ms = 5000): Promise<void> {
+  for (const end = Date.now() + ms; !condition(); ) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

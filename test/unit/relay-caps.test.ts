@@ -6,7 +6,7 @@ import { OneSocketAgent } from "../../peer/connect/one-socket-agent.js";
 import { relayConnect } from "../../peer/connect/relay-client.js";
 import { RelayError } from "../../peer/connect/relay-errors.js";
 import type { RelayOptions } from "../../peer/connect/relay-server.js";
-import { closedSocket, DOWNLOADER_IP, get, RELAY_IP, relayPair, SHARER_IP, startRelay, STRANGER_IP, token, type RelayHost } from "../helpers/relay.js";
+import { closedSocket, DOWNLOADER_IP, get, RELAY_IP, relayPair, SHARER_IP, startRelay, STRANGER_IP, token, until, type RelayHost } from "../helpers/relay.js";
 
 /**
  * Who the relay turns away at the door (a bad, spent or stranger's token, a role already there, a full relay)
@@ -124,6 +124,36 @@ describe("the relay's door", () => {
   });
 });
 
+describe("the relay's streaming", () => {
+  it("holds the sharer back while the downloader does not read: an answer is never gathered in the relay", async () => {
+    host = await startRelay();
+    const BIG = 64 * 1024 * 1024;
+    const block = Buffer.alloc(1024 * 1024);
+    let written = 0;
+    sharer = createServer((_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/octet-stream", "Content-Length": BIG });
+      const more = (): void => {
+        while (written < BIG) {
+          written += block.length;
+          if (!res.write(block)) {
+            res.once("drain", more);
+            return;
+          }
+        }
+        res.end();
+      };
+      more();
+    });
+    const downloader = await pair();
+    downloader.pause();
+    downloader.write(`GET ${chunkPath} HTTP/1.1\r\nHost: relay\r\n\r\n`);
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    // What is not in the relay is in the kernel's socket buffers, a few MiB each side on loopback.
+    expect(host.relay.counters().bytes).toBeLessThan(24 * 1024 * 1024);
+    expect(written).toBeLessThan(40 * 1024 * 1024);
+  });
+});
+
 describe("the relay's caps", () => {
   it("is full at maxPairs: a newcomer gets 503 with Retry-After at once", async () => {
     await setUp({ maxPairs: 1 });
@@ -211,10 +241,3 @@ describe("the relay's caps", () => {
     expect(await refusal(dial(token(), "accept", SHARER_IP))).toMatchObject({ status: 503, reason: "relay_stopped" });
   });
 });
-
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !condition(); ) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

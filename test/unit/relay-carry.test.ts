@@ -1,16 +1,18 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import type { Server } from "node:http";
-import type { Socket } from "node:net";
+import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { makeShare } from "../../peer/daemon/make-share.js";
 import type { Manifest } from "../../peer/manifest/manifest.js";
 import { OneSocketAgent } from "../../peer/connect/one-socket-agent.js";
+import { relayConnect } from "../../peer/connect/relay-client.js";
+import type { RelayOptions } from "../../peer/connect/relay-server.js";
 import { createPublicServer } from "../../peer/server/public-server.js";
 import type { Share } from "../../peer/state/share-registry.js";
 import { randomFile, tempDir } from "../helpers/files.js";
-import { closedSocket, exchange, get, relayPair, startRelay, type RelayHost } from "../helpers/relay.js";
+import { closedSocket, DOWNLOADER_IP, exchange, get, RELAY_IP, relayPair, SHARER_IP, startRelay, token, until, type RelayHost } from "../helpers/relay.js";
 
 /**
  * A real public server, serving a real file, reached only through a relay: the sharer's socket comes from
@@ -53,8 +55,8 @@ afterEach(async () => {
   seen = [];
 });
 
-async function setUp(): Promise<{ downloader: Socket; agent: OneSocketAgent }> {
-  host = await startRelay();
+async function setUp(options: RelayOptions = {}): Promise<{ downloader: Socket; agent: OneSocketAgent }> {
+  host = await startRelay(options);
   const server = createPublicServer({ lookup: (sha1) => (sha1 === share.sha1 ? share : undefined) });
   server.on("request", (req: { url?: string }) => seen.push(req.url ?? ""));
   sharerServer = server;
@@ -172,9 +174,47 @@ describe("a relay carries nothing else", () => {
   });
 });
 
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  for (const end = Date.now() + ms; !condition(); ) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+describe("a relayed socket's life", () => {
+  it("passes on bytes a peer sent right behind its upgrade request, before its 101", async () => {
+    host = await startRelay();
+    const server = createPublicServer({ lookup: (sha1) => (sha1 === share.sha1 ? share : undefined) });
+    server.on("request", (req: { url?: string }) => seen.push(req.url ?? ""));
+    sharerServer = server;
+    const secret = token();
+    const downloader = connect({ host: RELAY_IP, port: host.port, localAddress: DOWNLOADER_IP });
+    sockets.add(downloader);
+    await new Promise((resolve) => downloader.once("connect", resolve));
+    let text = "";
+    downloader.on("data", (data: Buffer) => (text += data.toString("latin1")));
+    downloader.write(
+      `GET /v1/relay HTTP/1.1\r\nHost: relay\r\nConnection: Upgrade\r\nUpgrade: p2p-relay/1\r\nP2P-Relay-Token: ${secret}\r\nP2P-Relay-Role: connect\r\n\r\n` +
+        `GET /v1/files/${share.sha1}/have HTTP/1.1\r\nHost: relay\r\n\r\n`,
+    );
+    await until(() => host!.relay.counters().waiting === 1);
+    const sharerSocket = await relayConnect({ ip: RELAY_IP, port: host.port, token: secret, role: "accept", localAddress: SHARER_IP });
+    sockets.add(sharerSocket);
+    server.emit("connection", sharerSocket);
+    await until(() => text.endsWith('{"complete":true,"chunks":3}'));
+    expect(text).toMatch(/^HTTP\/1\.1 101 Switching Protocols\r\n[^]*\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(seen).toEqual([`/v1/files/${share.sha1}/have`]);
+  });
+
+  it("closes a pair whose downloader stays silent past the idle limit", async () => {
+    const { downloader } = await setUp({ idleMs: 200 });
+    const started = Date.now();
+    await closedSocket(downloader);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(host!.relay.counters().pairs).toBe(0);
+  });
+
+  it("closes a pair whose downloader piles up more requests than it may have waiting", async () => {
+    const lines: string[] = [];
+    const { downloader } = await setUp({ log: (line) => lines.push(line) });
+    downloader.on("data", () => undefined);
+    downloader.write(`GET /v1/files/${share.sha1}/chunks/0 HTTP/1.1\r\nHost: relay\r\n\r\n`.repeat(20));
+    await closedSocket(downloader);
+    await until(() => lines.length === 1);
+    expect(lines[0]).toMatch(/too many requests at once/);
+    expect(seen.length).toBeLessThan(20);
+  });
+});
