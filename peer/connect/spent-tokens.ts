@@ -1,0 +1,23 @@
+/**
+ * Relay tokens already used (a pair made, or its wait over), so that one token makes one pair: two peers
+ * cannot start afresh when their pair hits a cap. Bounded: the oldest are forgotten first. A token is 128
+ * random bits handed out by the tracker, which budgets how many it hands out, so one forgotten long ago is
+ * no way around a cap in practice.
+ */
+export class SpentTokens {
+  private readonly tokens = new Set<string>();
+
+  constructor(private readonly capacity = 16_384) {}
+
+  has(token: string): boolean {
+    return this.tokens.has(token);
+  }
+
+  add(token: string): void {
+    this.tokens.add(token);
+    if (this.tokens.size <= this.capacity) return;
+    // A Set iterates in insertion order: its first is the oldest.
+    const oldest = this.tokens.values().next();
+    if (oldest.done !== true) this.tokens.delete(oldest.value);
+  }
+}
