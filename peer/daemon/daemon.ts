@@ -22,6 +22,7 @@ import { startControlServer, type ControlHandlers, type DownloadBody } from "./c
 import { startDashboard, UI_HOST } from "../ui/start-dashboard.js";
 import type { UiServer } from "../ui/ui-server.js";
 import { loadIdentity } from "./identity.js";
+import { Connectivity } from "./connectivity.js";
 import { makeShare } from "./make-share.js";
 import { TransferLimits } from "../net/transfer-limits.js";
 import { ExchangeLedger } from "../swarm/exchange-ledger.js";
@@ -39,6 +40,13 @@ import { addressScope } from "../sources/address-scope.js";
  * The peer daemon: serves what this user shares on the public port, keeps every tracker told, runs downloads
  * for the CLI, and resumes what it was doing after a restart. One per data dir.
  */
+
+/** The caps of the relay a daemon runs with `--relay`. */
+export interface RelaySettings {
+  maxPairs: number;
+  maxBytesPerPair: number;
+  maxSecondsPerPair: number;
+}
 
 export interface DaemonOptions {
   host: string;
@@ -62,11 +70,13 @@ export interface DaemonOptions {
    * default); `lifetimeSeconds` is the lease asked for (tests use a short one).
    */
   portMapping?: { choice: PortMappingChoice; lifetimeSeconds?: number };
+  /** `--relay`: relay between peers that reach nothing else (peer/connect/relay-server.ts), with these caps. */
+  relay?: RelaySettings | null;
   log?: (line: string) => void;
 }
 
 /** How often the trackers' word on this daemon's reachability is passed on to the discoveries. */
-const REACHABILITY_CHECK_MS = 10_000;
+const REACHABILITY_CHECK_MS = 2_000;
 
 /** How long a stop waits for running downloads to end (each checks its signal at least every 250 ms). */
 const DOWNLOADS_STOP_GRACE_MS = 2000;
@@ -191,7 +201,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     }
     return entry.state ?? undefined;
   };
+  /** Reversals, punches and relays (connectivity.ts); made once the public port listens. */
+  let connectivity: Connectivity | null = null;
   const publicServer = createPublicServer({
+    onUpgrade: (req, socket, head) => connectivity?.onUpgrade(req, socket, head) ?? false,
     lookup: (sha1) => registry.get(sha1),
     partial: (sha1) => partials.get(sha1),
     superSeed: superSeedOf,
@@ -238,8 +251,26 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     ),
     discoveries,
   );
-  /** The trackers' dial-backs say whether others reach this daemon: the discoveries are told (the DHT goes read-only when not). */
-  const reachabilityTimer = setInterval(() => announcer.noteReachability(), REACHABILITY_CHECK_MS);
+  connectivity = new Connectivity({
+    identity,
+    trackers,
+    relayTrackers: trackers.map((tracker) => ({ tracker, stopTracker: new TrackerClient(tracker.baseUrl, localAddress, STOPPED_ANNOUNCE_LIMIT_MS) })),
+    server: publicServer,
+    publicPort,
+    relay: options.relay === undefined || options.relay === null ? null : { ...options.relay },
+    log,
+    ...(localAddress === undefined ? {} : { localAddress }),
+  });
+  const connect = connectivity;
+  /**
+   * The trackers' dial-backs say whether others reach this daemon: the discoveries are told (the DHT goes
+   * read-only when not), and a tracker that cannot reach it gets a rendezvous socket (connectivity.ts).
+   */
+  const noteReachability = (): void => {
+    announcer.noteReachability();
+    connect.noteVerdicts(announcer.trackerStatus().map((health) => ({ url: health.url, reachable: health.seenAs?.reachable ?? null })));
+  };
+  const reachabilityTimer = setInterval(noteReachability, REACHABILITY_CHECK_MS);
   reachabilityTimer.unref();
   /**
    * The home router's mapping of the public port: once granted, every tracker is told the external port (the
@@ -254,7 +285,10 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
           choice: mappingChoice,
           ...(options.portMapping?.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: options.portMapping.lifetimeSeconds }),
           log,
-          onChange: (mapping) => announcer.setPort(mapping?.externalPort ?? publicPort, mapping !== null),
+          onChange: (mapping) => {
+            announcer.setPort(mapping?.externalPort ?? publicPort, mapping !== null);
+            connect.setPort(mapping?.externalPort ?? publicPort);
+          },
         });
   void portMapping?.start();
   const mappingStatus = () =>
@@ -290,6 +324,17 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       peers: peer === undefined ? [] : [peer],
       manifestId: share.manifestId,
     });
+  };
+  /**
+   * The port a peer asked to reverse should dial, as `tracker` records this daemon: null when that tracker
+   * found it unreachable (a reversal could not arrive), the recorded port otherwise (not checked yet: tried).
+   */
+  const reversalPort = (tracker: string): number | null => {
+    const seen = announcer.trackerStatus().filter((health) => health.url === tracker).map((health) => health.seenAs);
+    const reached = seen.find((as) => as?.reachable === true);
+    if (reached !== undefined) return reached.port;
+    if (seen.length > 0 && seen.every((as) => as?.reachable === false)) return null;
+    return seen.find((as) => as !== undefined)?.port ?? publicPort;
   };
   /** The downloads running now, paused and ended (download-jobs.ts). */
   const jobs = new DownloadJobs(options.dataDir);
@@ -339,6 +384,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sources: discoveries.map((discovery) => discovery.source),
         onSourcePeers: countPeers,
         exclude: self,
+        reach: (peerId, tracker) => connect.ladder(peerId, tracker, () => reversalPort(tracker)),
         connections: { limiter: limits.download, statedPort: publicPort, onRead: (bytes) => (downloadedBytes += bytes) },
         onPeerChunk: (peer, bytes) => {
           ledger.record(body.sha1, peer.ip, peer.port, Date.now());
@@ -449,6 +495,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       ],
       public: { host: publicHost, port: publicPort },
       portMapping: mappingStatus(),
+      connect: connect.status(),
       shares: registry.list().length,
       uploadedBytes,
       uploadSlots: slots.status(),
@@ -514,6 +561,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       for (const [sha1, { state }] of superSeeds) if (state !== null) log(`super-seeding of ${sha1} still on at the stop: ${state.summary()}`);
       // From here nothing new starts: no announce, no download, no control request, no upload.
       clearInterval(reachabilityTimer);
+      // No tracker order is carried out from here, the relay closes its pairs and withdraws its offers.
+      const disconnecting = connect.close();
       announcer.close();
       stopping.abort();
       control.close();
@@ -534,7 +583,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       await new Promise((resolve) => setImmediate(resolve));
       control.closeAllConnections();
       const added = registry.list().filter((share) => !told.some((t) => t.sha1 === share.sha1));
-      await Promise.all([telling, announcer.stopAll(added), closeDiscoveries(discoveries), unmapping]);
+      await Promise.all([telling, announcer.stopAll(added), closeDiscoveries(discoveries), unmapping, disconnecting]);
       // An announce sent just before the stop (a download that had just started) that lands after it is
       // followed by its own `stopped`, which must go out before the process exits.
       await settled(new Set([announcer.idle()]), STOPPED_ANNOUNCE_LIMIT_MS);

@@ -197,8 +197,10 @@ export class Run {
   /** Every peer of this download so far: where it came from, what it sent, its strikes. */
   peerReports(): PeerReport[] {
     return this.scheduler.stats().map((p) => {
-      const { ip, port } = this.pool.get(p.key).address;
-      return { host: ip, port, ...this.pool.origin(p.key), bytes: p.bytes, strikes: p.strikes, banned: p.banned };
+      const connection = this.pool.get(p.key);
+      const { ip, port } = connection.address;
+      const firstByteMs = connection.firstByteAt === null ? null : Math.max(0, connection.firstByteAt - this.pool.startedAt);
+      return { host: ip, port, ...this.pool.origin(p.key), path: connection.path, firstByteMs, bytes: p.bytes, strikes: p.strikes, banned: p.banned };
     });
   }
 

@@ -20,7 +20,9 @@ import { Run } from "./download-run.js";
 import { adoptExisting, finishInPlace, type FinishedInPlace } from "./finish.js";
 import { fetchManifest } from "./manifest-fetch.js";
 import type { FetchLimits, PeerAddress } from "./peer-http.js";
-import { PeerPool } from "./peer-pool.js";
+import { PeerPool, type ReachFor } from "./peer-pool.js";
+import type { PeerPath } from "../../common/rendezvous-wire.js";
+import { reachWithoutDaemon } from "../connect/steps.js";
 import type { SchedulerOptions } from "./scheduler.js";
 import type { PartialFile } from "../swarm/partial-file.js";
 
@@ -59,6 +61,8 @@ export interface DownloadOptions {
    */
   onPeerChunk?: (peer: PeerAddress, bytes: number) => void;
   localAddress?: string;
+  /** How to reach a peer a tracker found unreachable (a daemon's: connectivity.ts); punch and relay without one. */
+  reach?: ReachFor;
   onProgress?: (progress: DownloadProgress) => void;
   /** Given, once the download has its peers, what reports them (a daemon's `GET /v1/downloads`). */
   onPeers?: (peers: () => PeerReport[]) => void;
@@ -102,6 +106,13 @@ export interface PeerReport {
   source: string;
   sources: string[];
   bytes: number;
+  /** How it was reached: direct, mapped (a port its router forwards), reversed, punched or relayed. */
+  path: PeerPath;
+  /**
+   * Milliseconds from the download's start (its first look for peers) to the first byte of file data from
+   * this peer, its way to it included; null before one.
+   */
+  firstByteMs: number | null;
   /** Bad chunks or broken answers it sent in this download. */
   strikes: number;
   banned: boolean;
@@ -162,7 +173,7 @@ export async function download(options: DownloadOptions): Promise<DownloadResult
     ...(options.sources ?? []),
   ];
   const finder = new PeerFinder(sources, options.exclude ?? new Set(), undefined, Date.now, options.onSourcePeers);
-  const pool = new PeerPool(sha1, finder, options.localAddress, options.connections);
+  const pool = new PeerPool(sha1, finder, options.localAddress, options.connections, undefined, options.reach ?? reachWithoutDaemon(trackers, options.localAddress));
   // Ends the manifest-id look-ups still on their way when the download ends: a slow tracker holds nothing up.
   const lookups = new AbortController();
   const lookup = signal === undefined ? lookups.signal : AbortSignal.any([lookups.signal, signal]);

@@ -50,19 +50,33 @@ export class PeerConnection {
     address: PeerAddress,
     private readonly localAddress?: string,
     /** The download limit and the `P2P-Port` its chunk requests state. */
-    private readonly chunkOptions: ChunkSocketOptions = {},
+    chunkOptions: ChunkSocketOptions = {},
     alternates: readonly PeerAddress[] = [],
     /** How to reach the peer when its address cannot be dialled; its address then only names it. */
     private readonly dialer?: Dialer,
   ) {
     this.key = hostPort(address.ip, address.port);
     this.addresses = [address, ...alternates];
+    // Every read is also this peer's: the first one is its time to first byte (`--json` firstByteMs).
+    this.chunkOptions = {
+      ...chunkOptions,
+      onRead: (bytes) => {
+        this.firstByteAt ??= Date.now();
+        chunkOptions.onRead?.(bytes);
+      },
+    };
     this.agent = this.newAgent();
   }
 
-  /** How the peer is reached (what `--json` reports): the dialer's path, else `direct`. */
+  private readonly chunkOptions: ChunkSocketOptions;
+  /** When the first byte of file data came from this peer; null before. */
+  firstByteAt: number | null = null;
+  /** Its port is a mapping on its router (a tracker said `mapped`): reported as the path of a direct dial. */
+  mapped = false;
+
+  /** How the peer is reached (what `--json` reports): the dialer's path, else `direct` (or `mapped`). */
   get path(): PeerPath {
-    return this.dialer?.path ?? "direct";
+    return this.dialer?.path ?? (this.mapped ? "mapped" : "direct");
   }
 
   private newAgent(): Agent {

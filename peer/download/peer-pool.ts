@@ -7,6 +7,14 @@ import { machineFamilies } from "../tracker-client/announce-families.js";
 import { pause, throwIfCancelled, unlessCancelled } from "./cancel.js";
 import type { ChunkSocketOptions } from "./chunk-socket.js";
 import { PeerConnection } from "./peer-http.js";
+import type { Dialer } from "../connect/dialer.js";
+import { DERIVED_PEER_ID } from "../../common/rendezvous-wire.js";
+
+/**
+ * How to reach a peer that a tracker found unreachable: the tracker (base URL) holds its rendezvous socket.
+ * A daemon's reverses, punches and relays (daemon/connectivity.ts); without a daemon, punches and relays.
+ */
+export type ReachFor = (peerId: string, tracker: string) => Dialer;
 
 /**
  * The peers of one download: one connection pool per peer, filled from the peer sources (peer/sources/).
@@ -16,6 +24,8 @@ import { PeerConnection } from "./peer-http.js";
  */
 export class PeerPool {
   readonly connections = new Map<string, PeerConnection>();
+  /** When the download began looking for peers: what each peer's time to first byte counts from. */
+  readonly startedAt = Date.now();
   /** Where each peer's sources first named it (`tracker:<url>`...). */
   private readonly origins = new Map<string, string[]>();
   /** Peers a source said have the whole file (the others are asked what they have). */
@@ -39,6 +49,7 @@ export class PeerPool {
     private readonly chunkOptions: ChunkSocketOptions = {},
     /** The address family tried first for a peer listed under both (family-preference.ts). */
     private readonly prefer: Family = preferredFamily(machineFamilies().ipv6, localAddress),
+    private readonly reach?: ReachFor,
   ) {
     this.exchange = new PeerExchange(sha1, () => this.connections.values(), (source, found) => this.offer(source, found));
   }
@@ -57,7 +68,11 @@ export class PeerPool {
       const key = known ?? first.key;
       let connection = this.connections.get(key);
       if (connection === undefined) {
-        connection = new PeerConnection({ ip: first.host, port: first.port }, this.localAddress, this.chunkOptions);
+        // A peer no dial reaches (the tracker's dial-back failed) is reached another way, through that tracker.
+        const { reach, peerId } = first;
+        const dialer = reach?.reachable === false && peerId !== undefined && DERIVED_PEER_ID.test(peerId) ? this.reach?.(peerId, reach.rendezvous) : undefined;
+        connection = new PeerConnection({ ip: first.host, port: first.port }, this.localAddress, this.chunkOptions, [], dialer);
+        connection.mapped = first.reach?.mapped === true;
         this.connections.set(key, connection);
         joined = true;
       }

@@ -167,7 +167,7 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     expect(status.relay?.pairsTotal).toBeGreaterThan(0);
     expect(status.relay?.bytes).toBeGreaterThanOrEqual(SIZE);
     expect(Number(/packets (\d+)/.exec(nftOut(relay.ns, ["list", "chain", "inet", "count", "output"]))?.[1] ?? "-1")).toBe(0);
-    record({ area: "connecting", tried: "sharer and downloader each behind a router that randomises ports; a relay on the public segment", outcome: `punching failed as it must, relayed, byte-identical; first byte after ${peer.firstByteMs} ms; the relay opened no connection`, lost: "nothing", seconds });
+    record({ area: "connecting", tried: "sharer and downloader each behind a router that randomises ports; a relay on the public segment", outcome: `relayed (no punch got through the random ports first), byte-identical; first byte after ${peer.firstByteMs} ms; the relay opened no connection`, lost: "nothing", seconds });
     for (const proc of [sharer.proc, getter.proc, relayed.proc]) proc.child.kill("SIGTERM");
     for (const proc of [sharer.proc, getter.proc, relayed.proc]) expect(await proc.exited, proc.log()).toBe(0);
   });
@@ -176,7 +176,7 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     const getter = await daemon(downloader, "stranger-target");
     const relayed = await daemon(relay, "stranger-relay", ["--relay"]);
     const ask = (host: string, port: number, head: string): string =>
-      `const s = require("net").connect(${port}, ${JSON.stringify(host)}, () => s.write(${JSON.stringify(head)})); let got = ""; s.on("data", (d) => (got += d)); s.on("close", () => process.stdout.write(got.split("\\r\\n")[0] ?? "")); s.on("error", () => process.stdout.write("error")); setTimeout(() => { process.stdout.write(got.split("\\r\\n")[0] || "no answer"); process.exit(0); }, 12000);`;
+      `const s = require("net").connect(${port}, ${JSON.stringify(host)}, () => s.write(${JSON.stringify(head)})); let got = ""; s.on("data", (d) => (got += d)); const first = () => got.split("\\r\\n")[0] || "closed"; s.on("error", () => undefined); s.on("close", () => { process.stdout.write(first()); process.exit(0); }); setTimeout(() => { process.stdout.write(got === "" ? "no answer" : first()); process.exit(0); }, 12000);`;
     // A handshake with a nonce the downloader never asked for: refused, and nothing is served on that socket.
     const nonce = randomBytes(16).toString("hex");
     const posed = await node(stranger, ask(downloader.address, 5001, `GET /v1/reverse HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: p2p-reverse/1\r\nP2P-Nonce: ${nonce}\r\nP2P-Peer: p2p-${"0".repeat(32)}\r\n\r\n`));
@@ -184,9 +184,9 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     // The rendezvous socket of someone else's id, without its key.
     const socketTry = await node(
       stranger,
-      `fetch(${JSON.stringify(`${tracker}/v1/peers/p2p-${"1".repeat(32)}/socket`)}, { headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13", authorization: "Bearer ${"k".repeat(48)}" } }).then((r) => process.stdout.write(String(r.status)), (e) => process.stdout.write(String(e)))`,
+      ask(TRACKER_IP, 8787, `GET /v1/peers/p2p-${"1".repeat(32)}/socket HTTP/1.1\r\nHost: ${TRACKER_IP}:8787\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${"k".repeat(48)}\r\n\r\n`),
     );
-    expect(socketTry).toBe("403");
+    expect(socketTry).toMatch(/^HTTP\/1\.1 403/);
     // A relay token nobody was given: no mate ever comes; a request outside the peer API: refused.
     const token = randomBytes(16).toString("hex");
     const lonely = await node(stranger, ask(relay.address, 5001, `GET /v1/relay HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: p2p-relay/1\r\nP2P-Relay-Token: ${token}\r\nP2P-Relay-Role: connect\r\n\r\n`));

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_PEER_PORT } from "../../../common/constants.js";
 import { hostPort } from "../../../common/ip.js";
-import { startDaemon, type RunningDaemon } from "../../daemon/daemon.js";
+import { startDaemon, type RelaySettings, type RunningDaemon } from "../../daemon/daemon.js";
 import { globals } from "../context.js";
 import { checkListenAddress } from "../local-addresses.js";
 import { parseIp, parseListenHost, parsePort, parsePositiveInt, parseRateOption } from "../options.js";
@@ -36,7 +36,14 @@ export interface ServeOptions extends DiscoveryFlags, UiFlags {
   uploadSlots: number;
   /** false with --no-port-mapping. */
   portMapping: boolean;
+  /** `--relay` and its caps. */
+  relay?: boolean;
+  relayPairs: number;
+  relayPairMb: number;
+  relayPairSeconds: number;
 }
+
+
 
 const RATE_HELP = "bytes per second: 500k, 2M, 1.5M (k = 1024, M = 1024²), 1048576, or 0 / unlimited; change it while running with `p2p limits`";
 
@@ -51,6 +58,7 @@ export function daemonSettings(options: ServeOptions): {
   maxUploadRate?: number;
   maxDownloadRate?: number;
   ui?: { port: number; allowHosts: string[] };
+  relay: RelaySettings | null;
 } {
   const { host, port, uploadSlots, announceHost, maxUploadRate, maxDownloadRate } = options;
   const ui = uiSettings(options);
@@ -61,6 +69,7 @@ export function daemonSettings(options: ServeOptions): {
     uploadSlots,
     discovery: discoverySettings(options),
     portMapping: portMappingSettings(options.portMapping),
+    relay: options.relay === true ? { maxPairs: options.relayPairs, maxBytesPerPair: options.relayPairMb * 1024 * 1024, maxSecondsPerPair: options.relayPairSeconds } : null,
     ...(announceHost === undefined ? {} : { announceHost }),
     ...(maxUploadRate === undefined ? {} : { maxUploadRate }),
     ...(maxDownloadRate === undefined ? {} : { maxDownloadRate }),
@@ -75,7 +84,11 @@ export function addServeOptions(command: Command): Command {
     .option("--announce-host <address>", "address to give the tracker where it must differ from the connection's (LAN, tests)", parseIp)
     .option("--max-upload-rate <rate>", `limit on everything the public port sends, ${RATE_HELP}`, parseRateOption)
     .option("--max-download-rate <rate>", `limit on what the daemon's downloads read, ${RATE_HELP}`, parseRateOption)
-    .option("--upload-slots <n>", "peers sent file data at once; the rest are told to ask again (503, Retry-After)", parsePositiveInt, 8);
+    .option("--upload-slots <n>", "peers sent file data at once; the rest are told to ask again (503, Retry-After)", parsePositiveInt, 8)
+    .option("--relay", "also relay for peers that cannot reach each other: peer traffic only, within the caps below; offered to the trackers once they reach this daemon")
+    .option("--relay-pairs <n>", "relayed pairs at once", parsePositiveInt, 16)
+    .option("--relay-pair-mb <n>", "MiB one relayed pair may carry before it is closed", parsePositiveInt, 1024)
+    .option("--relay-pair-seconds <n>", "seconds one relayed pair may last", parsePositiveInt, 600);
 }
 
 /** A stop's own limits (downloads 2 s, `stopped` 2 s) keep it shorter; this bounds whatever else is open. */

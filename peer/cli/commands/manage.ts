@@ -68,6 +68,25 @@ function seenAs(you: TrackerHealth["seenAs"]): string {
   return `; lists this daemon as ${hostPort(you.ip, you.port)}, ${verdict}`;
 }
 
+/** What `status` says of the daemon's rendezvous sockets and relay (peer/daemon/connectivity.ts). */
+interface ConnectView {
+  rendezvous: { tracker: string; state: string; orders: Record<string, number>; lastError: string | null }[];
+  relay: { pairs: number; pairsTotal: number; bytes: number; refused: number; offered: { url: string; reachable: boolean | null; lastError: string | null }[] } | null;
+}
+
+function connectLines(view: ConnectView): string[] {
+  const lines = view.rendezvous.map((r) => {
+    const orders = Object.entries(r.orders).map(([type, n]) => `${type} ${n}`).join(", ");
+    return `rendezvous: ${r.tracker} ${r.state.toUpperCase()} (peers ask through it to connect: ${orders})${r.lastError === null ? "" : `; last error: ${r.lastError}`}`;
+  });
+  if (view.relay !== null) {
+    const { pairs, pairsTotal, bytes, refused, offered } = view.relay;
+    const where = offered.map((o) => `${o.url} ${o.reachable === true ? "(listed)" : o.reachable === false ? "(NOT reachable: not listed)" : "(not checked yet)"}${o.lastError === null ? "" : ` error: ${o.lastError}`}`).join(", ");
+    lines.push(`relay:     on, ${pairs} pairs now, ${pairsTotal} in all, ${formatBytes(bytes)} carried, ${refused} refused; offered to ${where === "" ? "no tracker" : where}`);
+  }
+  return lines;
+}
+
 /** The home router's port mapping, for `p2p status`. */
 function mappingLine(m: PortMappingStatus): string {
   if (m.state === "off") return `off: ${m.detail}`;
@@ -128,6 +147,8 @@ export function registerManage(program: Command): void {
       process.stdout.write(`daemon:    ${daemon === null ? "not running (p2p daemon)" : `running, pid ${String(daemon["pid"])}${rss}`}\n`);
       const mapping = daemon?.["portMapping"] as PortMappingStatus | undefined;
       if (mapping !== undefined) process.stdout.write(`mapping:   ${mappingLine(mapping)}\n`);
+      const connect = daemon?.["connect"] as ConnectView | undefined;
+      if (connect !== undefined) for (const line of connectLines(connect)) process.stdout.write(`${line}\n`);
       const limits = daemon?.["limits"] as LimitsView | undefined;
       if (limits !== undefined) process.stdout.write(`limits:    ${limitsLine(limits)}\n`);
       const slots = daemon?.["uploadSlots"] as { slots: number; holders: { client: string; optimistic: boolean }[]; waiting: number } | undefined;

@@ -1,0 +1,112 @@
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import { TrackerClient as Client } from "../tracker-client/tracker-client.js";
+import { Ladder, type Step } from "./ladder.js";
+import { PendingHandshakes } from "./pending-handshakes.js";
+import { pickLocalPort, simultaneousOpen } from "./punch.js";
+import { relayConnect } from "./relay-client.js";
+
+/**
+ * The ways to a peer the tracker found unreachable (docs/architecture.md "Every pair connects"), each one
+ * socket per call, ready for HTTP: reversed (the peer dials our public port; only with one that others reach),
+ * punched (a TCP simultaneous open both sides aim at once, lined up by the tracker), relayed (both meet at
+ * a relay the tracker picks). The tracker is the one whose rendezvous socket the peer holds.
+ */
+
+/** How long a reversed socket may take to arrive: the tracker's order, the peer's dial and its handshake. */
+const REVERSE_WAIT_MS = 6_000;
+/** Both sides aim for this long; a NAT that keeps ports lets the first or second attempt through. */
+const PUNCH_MS = 6_000;
+const HANDSHAKE_MS = 5_000;
+/** The relay waits up to 10 s for the peer's side; a little more here. */
+const RELAY_MS = 12_000;
+
+export interface StepContext {
+  peerId: string;
+  tracker: Client;
+  handshakes: PendingHandshakes;
+  localAddress?: string;
+  /**
+   * The public port others reach this daemon on, when this is a daemon that the tracker did not find
+   * unreachable; null: no reversal (a download without a daemon, or one behind a router that drops dials).
+   */
+  reversalPort: () => number | null;
+}
+
+function nonce(): string {
+  return randomBytes(16).toString("hex");
+}
+
+export function reachSteps(context: StepContext): Step[] {
+  const { peerId, tracker, handshakes } = context;
+  const reversed: Step = {
+    path: "reversed",
+    open: async (signal) => {
+      const port = context.reversalPort();
+      if (port === null) throw new Error("this machine is not reachable from outside, so the peer cannot dial it");
+      const secret = nonce();
+      // The wait is given up with the order when the tracker refuses it (the peer is not connected, say).
+      const given = new AbortController();
+      const arriving = handshakes.expect(peerId, secret, REVERSE_WAIT_MS, signal === undefined ? given.signal : AbortSignal.any([signal, given.signal]));
+      arriving.catch(() => undefined);
+      try {
+        await tracker.reverse(peerId, { port, nonce: secret }, signal);
+      } catch (error) {
+        given.abort();
+        throw error;
+      }
+      return arriving;
+    },
+  };
+  const punched: Step = {
+    path: "punched",
+    open: async (signal) => {
+      const localPort = await pickLocalPort(context.localAddress);
+      const secret = nonce();
+      const there = await tracker.punch(peerId, { port: localPort, nonce: secret }, signal);
+      const socket: Socket = await simultaneousOpen({
+        localPort,
+        ip: there.ip,
+        port: there.port,
+        deadlineMs: PUNCH_MS,
+        ...(context.localAddress === undefined ? {} : { localAddress: context.localAddress }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+      return handshakes.acceptOn(socket, peerId, secret, HANDSHAKE_MS, signal);
+    },
+  };
+  const relayed: Step = {
+    path: "relayed",
+    open: async (signal) => {
+      const meet = await tracker.relay(peerId, signal);
+      return relayConnect({
+        ip: meet.ip,
+        port: meet.port,
+        token: meet.token,
+        role: "connect",
+        timeoutMs: RELAY_MS,
+        ...(context.localAddress === undefined ? {} : { localAddress: context.localAddress }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+    },
+  };
+  return [reversed, punched, relayed];
+}
+
+/**
+ * The ways to a peer for a download without a daemon: no public port for a reversal to arrive on, so
+ * punched, then relayed, through the tracker that listed the peer.
+ */
+export function reachWithoutDaemon(trackers: readonly Client[], localAddress?: string): (peerId: string, tracker: string) => Ladder {
+  const handshakes = new PendingHandshakes();
+  return (peerId, tracker) =>
+    new Ladder(
+      reachSteps({
+        peerId,
+        tracker: trackers.find((t) => t.baseUrl === tracker) ?? new Client(tracker, localAddress),
+        handshakes,
+        reversalPort: () => null,
+        ...(localAddress === undefined ? {} : { localAddress }),
+      }).filter((step) => step.path !== "reversed"),
+    );
+}
