@@ -109,7 +109,7 @@ describe("the DHT", () => {
     const result = await runCli(["--data-dir", downloader.dataDir, "download", sha1, "-o", output, "--no-seed", "--json"]);
     expect(result.code, result.stderr).toBe(0);
     expect(await sha1File(output)).toBe(sha1);
-    expect((JSON.parse(result.stdout) as Report).peers).toEqual([expect.objectContaining({ host: "127.0.70.10", source: "dht" })]);
+    expect((JSON.parse(result.stdout) as Report).peers).toEqual([expect.objectContaining({ host: "127.0.70.10", source: "dht", path: "direct" })]);
     expect(await dhtStatus(downloader)).toMatchObject({ ok: true, peersGiven: 1 });
   });
 

@@ -128,6 +128,8 @@ describe.skipIf(skip !== null)(`behind a home router${skip === null ? "" : ` (sk
     running.push(download);
     expect(await download.exited, download.log()).toBe(0);
     expect(createHash("sha1").update(await readFile(output)).digest("hex")).toBe(sha1);
+    // Reached at the router's mapping: the path `--json` reports says so.
+    expect((JSON.parse(download.stdout()) as { peers: { path: string; bytes: number }[] }).peers.filter((p) => p.bytes > 0).map((p) => p.path)).toEqual(["mapped"]);
     if (lease < 10) {
       // A lease shorter than the run is renewed in time: the mapping is still there after two leases.
       await new Promise((done) => setTimeout(done, Math.max(0, started + 2 * lease * 1000 + 500 - Date.now())));

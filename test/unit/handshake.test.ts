@@ -239,3 +239,42 @@ describe("the handshake on a socket A opened itself (acceptOn)", () => {
     expect(pending.size).toBe(0);
   });
 });
+
+describe("the reverse handshake, fuzzed", () => {
+  it("never gives a 101 (nor the awaited socket) to a head that is not the awaited handshake, and still takes the right one after", async () => {
+    const { default: fc } = await import("fast-check");
+    const { pending, port } = await startA();
+    const awaited = nonce();
+    const arriving = pending.expect(B_PEER, awaited, 60_000);
+    const line = fc.oneof(
+      fc.constantFrom("Upgrade: p2p-reverse/1", "Upgrade: websocket", "Upgrade: p2p-relay/1", "Connection: Upgrade", "Connection: close", `P2P-Peer: ${B_PEER}`, `P2P-Peer: ${OTHER_PEER}`, "Content-Length: 5", "Transfer-Encoding: chunked"),
+      fc.stringMatching(/^[0-9a-f]{32}$/).map((n) => `P2P-Nonce: ${n}`),
+      fc.constant(`P2P-Nonce: ${awaited.toUpperCase()}`),
+      fc.string({ maxLength: 80 }).map((s) => s.replace(/\r|\n/g, "")),
+    );
+    const head = fc.record({
+      method: fc.constantFrom("GET", "POST", "CONNECT", "get", "GET /v1/reverse"),
+      path: fc.constantFrom("/v1/reverse", "/v1/reverse?x=1", "/", "*", "http://127.0.0.1/v1/reverse", `/v1/files/${SHA1}`),
+      lines: fc.array(line, { maxLength: 8 }),
+      tail: fc.oneof(fc.constant(""), fc.string({ maxLength: 40 })),
+    });
+    await fc.assert(
+      fc.asyncProperty(head, async ({ method, path, lines, tail }) => {
+        const socket = dialFromB(port);
+        socket.on("error", () => undefined);
+        const answer = readAll(socket);
+        socket.write(`${method} ${path} HTTP/1.1\r\nHost: a\r\n${lines.join("\r\n")}\r\n\r\n${tail}`);
+        setTimeout(() => socket.destroy(), 400).unref();
+        expect(await answer).not.toMatch(/^HTTP\/1\.1 101/);
+      }),
+      { numRuns: 100 },
+    );
+    expect(pending.size).toBe(1);
+    // The awaited handshake still works after all that.
+    const b = dialFromB(port);
+    await offerHandshake(b, { nonce: awaited, peerId: B_PEER }, 5000);
+    const got = await arriving;
+    expect(got.remoteAddress).toBe(B_IP);
+    got.destroy();
+  }, 120_000);
+});

@@ -221,9 +221,9 @@ function renderPeers() {
   const d = state.downloads.find((x) => x.sha1 === state.peersOf);
   $("peer-title").textContent = `Peers of ${d ? (d.name ?? d.sha1) : state.peersOf}`;
   const rows = (d ? d.peers : []).map((p) =>
-    el("tr", {}, el("td", { class: "mono", text: p.host.includes(":") ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}` }), el("td", { text: bytes(p.bytes) }), el("td", { text: String(p.strikes) }), el("td", { text: p.banned ? "yes" : "no" }), el("td", { text: (p.sources ?? [p.source]).join(", ") })),
+    el("tr", {}, el("td", { class: "mono", text: p.host.includes(":") ? `[${p.host}]:${p.port}` : `${p.host}:${p.port}` }), el("td", { text: bytes(p.bytes) }), el("td", { text: String(p.strikes) }), el("td", { text: p.banned ? "yes" : "no" }), el("td", { text: (p.sources ?? [p.source]).join(", ") }), el("td", { text: p.path ?? "direct" })),
   );
-  $("peer-rows").replaceChildren(...(rows.length === 0 ? [el("tr", {}, el("td", { colspan: "5", text: "no peers yet" }))] : rows));
+  $("peer-rows").replaceChildren(...(rows.length === 0 ? [el("tr", {}, el("td", { colspan: "6", text: "no peers yet" }))] : rows));
 }
 $("peer-close").addEventListener("click", () => {
   state.peersOf = null;
