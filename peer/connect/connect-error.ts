@@ -17,6 +17,11 @@ export type ConnectCode =
   | "HANDSHAKE_BUSY"
   /** No simultaneous open got through before the deadline. */
   | "PUNCH_FAILED"
+  /**
+   * A tracker's reply named somewhere this machine must not be aimed at: not an IP address, no valid port, an
+   * address wider in reach than the tracker's own allows (its own machine or network), a malformed token.
+   */
+  | "BAD_TARGET"
   /** Our own caller gave up (AbortSignal) or the registry closed. */
   | "CONNECT_ABORTED";
 

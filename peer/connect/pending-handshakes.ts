@@ -124,6 +124,9 @@ export class PendingHandshakes {
     return Promise.race([waiting, failed]).then(
       (accepted) => {
         done();
+        // The nonce's waiter was answered by another socket (the same peer came in on the public port too):
+        // this one is not used, and must not stay with the parser.
+        if (accepted !== socket) socket.destroy();
         return accepted;
       },
       (error: unknown) => {

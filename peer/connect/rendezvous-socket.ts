@@ -4,7 +4,7 @@ import type { Identity } from "../daemon/identity.js";
 import { MAX_ORDER_BYTES, parseOrder } from "./rendezvous-order.js";
 
 /**
- * The WebSocket an unreachable daemon keeps open to one tracker's rendezvous object (docs/protocol.md §1.5),
+ * The WebSocket an unreachable daemon keeps open to one tracker's rendezvous object (docs/protocol.md §1.4),
  * over which the tracker tells it to connect out: reverse, punch or meet at a relay. It pings every
  * PING_MS (the tracker answers without waking its object; the ping also keeps the home router's mapping of
  * the connection alive), reconnects with backoff when the socket drops, and carries out at most

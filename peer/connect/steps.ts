@@ -1,6 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { TrackerClient as Client } from "../tracker-client/tracker-client.js";
+import { normalizeIp } from "../../common/ip.js";
+import { mayPointAt } from "../sources/address-scope.js";
+import { ConnectError } from "./connect-error.js";
 import { Ladder, type Step } from "./ladder.js";
 import { PendingHandshakes } from "./pending-handshakes.js";
 import { pickLocalPort, simultaneousOpen } from "./punch.js";
@@ -37,6 +40,24 @@ function nonce(): string {
   return randomBytes(16).toString("hex");
 }
 
+/** Relay tokens are lowercase hex (docs/protocol.md §1.4); anything else never reaches a request head. */
+const TOKEN = /^[0-9a-f]{32,64}$/;
+
+/**
+ * Where a tracker's punch or relay reply says to connect, checked before any connection: an IP address (no
+ * name is looked up), a real port, and no wider in reach than the tracker's own address allows
+ * (sources/address-scope.ts): a tracker on the internet, a share link's say, cannot aim this machine at its
+ * own loopback or local network. The sharer's side checks its orders the same way (rendezvous-order.ts).
+ */
+export function checkTarget(tracker: string, ip: unknown, port: unknown): { ip: string; port: number } {
+  const address = typeof ip === "string" ? normalizeIp(ip) : null;
+  if (address === null) throw new ConnectError("BAD_TARGET", `the tracker ${tracker} named ${JSON.stringify(ip)}, not an IP address`);
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConnectError("BAD_TARGET", `the tracker ${tracker} named port ${JSON.stringify(port)}`);
+  const trackerHost = new URL(tracker).hostname.replace(/^\[(.*)\]$/, "$1");
+  if (!mayPointAt(trackerHost, address)) throw new ConnectError("BAD_TARGET", `the tracker ${tracker} may not send this machine to ${address}`);
+  return { ip: address, port };
+}
+
 export function reachSteps(context: StepContext): Step[] {
   const { peerId, tracker, handshakes } = context;
   const reversed: Step = {
@@ -63,7 +84,8 @@ export function reachSteps(context: StepContext): Step[] {
     open: async (signal) => {
       const localPort = await pickLocalPort(context.localAddress);
       const secret = nonce();
-      const there = await tracker.punch(peerId, { port: localPort, nonce: secret }, signal);
+      const reply = await tracker.punch(peerId, { port: localPort, nonce: secret }, signal);
+      const there = checkTarget(tracker.baseUrl, reply.ip, reply.port);
       const socket: Socket = await simultaneousOpen({
         localPort,
         ip: there.ip,
@@ -78,11 +100,13 @@ export function reachSteps(context: StepContext): Step[] {
   const relayed: Step = {
     path: "relayed",
     open: async (signal) => {
-      const meet = await tracker.relay(peerId, signal);
+      const reply = await tracker.relay(peerId, signal);
+      const meet = checkTarget(tracker.baseUrl, reply.ip, reply.port);
+      if (typeof reply.token !== "string" || !TOKEN.test(reply.token)) throw new ConnectError("BAD_TARGET", `the tracker ${tracker.baseUrl} sent a malformed relay token`);
       return relayConnect({
         ip: meet.ip,
         port: meet.port,
-        token: meet.token,
+        token: reply.token,
         role: "connect",
         timeoutMs: RELAY_MS,
         ...(context.localAddress === undefined ? {} : { localAddress: context.localAddress }),

@@ -57,6 +57,8 @@ export class Connectivity {
   /** Sockets of orders still on their way to the public server: ended by close(). */
   private readonly inFlight = new Set<Socket>();
   private closed = false;
+  /** Aborted by close(): punches and relay connections on their way give up at once. */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly options: ConnectivityOptions) {
     this.relay = options.relay === null ? null : new Relay({ ...options.relay, log: options.log });
@@ -122,6 +124,7 @@ export class Connectivity {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.stopping.abort();
     for (const socket of this.sockets.values()) socket.stop();
     this.sockets.clear();
     this.handshakes.close();
@@ -153,14 +156,14 @@ export class Connectivity {
           const localPort = await pickLocalPort(localAddress);
           answer({ type: "punch-ready", id: order.id, port: localPort });
           socket = this.track(
-            await simultaneousOpen({ localPort, ip: order.ip, port: order.port, deadlineMs: PUNCH_MS, ...(localAddress === undefined ? {} : { localAddress }) }),
+            await simultaneousOpen({ localPort, ip: order.ip, port: order.port, deadlineMs: PUNCH_MS, signal: this.stopping.signal, ...(localAddress === undefined ? {} : { localAddress }) }),
           );
           await offerHandshake(socket, { nonce: order.nonce, peerId: identity.peerId }, HANDSHAKE_MS);
           break;
         }
         case "relay":
           socket = this.track(
-            await relayConnect({ ip: order.ip, port: order.port, token: order.token, role: "accept", timeoutMs: RELAY_MS, ...(localAddress === undefined ? {} : { localAddress }) }),
+            await relayConnect({ ip: order.ip, port: order.port, token: order.token, role: "accept", timeoutMs: RELAY_MS, signal: this.stopping.signal, ...(localAddress === undefined ? {} : { localAddress }) }),
           );
           break;
       }

@@ -103,6 +103,9 @@ export class ChunkSocket {
       this.closed = true;
       this.fail(new PeerFault("network", "connection closed"));
     });
+    // A socket a server accepted (a reversed one, from our public server) allows half-open connections: the
+    // peer's end of sending is the end of this connection, or an idle one would look alive to the next request.
+    this.socket.on("end", () => this.socket.destroy());
     this.socket.on("timeout", () => this.fail(new PeerFault("timeout", "stalled")));
   }
 
@@ -112,6 +115,11 @@ export class ChunkSocket {
   }
 
   /** Whether this connection can take another request. */
+  /** The connection ended (either side closed it, or a failure did). */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   get idle(): boolean {
     return this.state === "idle" && this.reusable && !this.closed;
   }

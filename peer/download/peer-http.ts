@@ -31,9 +31,12 @@ export interface PeerAddress {
  */
 /**
  * Connections at once to a peer reached through a Dialer: each costs a tracker order and, relayed, one of the
- * relay's pairs (4 per address by default), so a downloader's window shares a few rather than opening one per request.
+ * relay's pairs (4 per address by default), so a downloader's window shares a few rather than opening one per
+ * request: 2 for chunks (what a peer in a swarm is asked at once anyway) and 2 for the small requests
+ * (manifest, `/have`, `/peers`), at most 4 in all.
  */
-const MAX_DIALLED_SOCKETS = 4;
+const MAX_DIALLED_CHUNK_SOCKETS = 2;
+const MAX_DIALLED_SMALL_SOCKETS = 2;
 
 export class PeerConnection {
   readonly key: string;
@@ -80,7 +83,7 @@ export class PeerConnection {
   }
 
   private newAgent(): Agent {
-    return this.dialer === undefined ? new Agent({ keepAlive: true, maxSockets: 2 }) : new DialAgent(this.dialer, this.closing.signal, 2);
+    return this.dialer === undefined ? new Agent({ keepAlive: true, maxSockets: 2 }) : new DialAgent(this.dialer, this.closing.signal, MAX_DIALLED_SMALL_SOCKETS);
   }
 
   /** The address in use (what `--json` reports). */
@@ -134,8 +137,9 @@ export class PeerConnection {
         port: this.address.port,
         path,
         agent: this.agent,
-        // The public port we serve on, as chunk requests state it: `/peers` leaves the asker out by it.
-        ...(this.chunkOptions.statedPort === undefined ? {} : { headers: { "P2P-Port": String(this.chunkOptions.statedPort) } }),
+        // The public port we serve on, as chunk requests state it: `/peers` leaves the asker out by it (not
+        // on a punched socket: see dialledChunk).
+        ...(this.chunkOptions.statedPort === undefined || this.dialer?.path === "punched" ? {} : { headers: { "P2P-Port": String(this.chunkOptions.statedPort) } }),
         ...(this.localAddress === undefined ? {} : { localAddress: this.localAddress }),
       });
       req.on("socket", (socket) => {
@@ -221,9 +225,9 @@ export class PeerConnection {
     let used = [...this.sockets].find((s) => s.idle) ?? null;
     const run = async (): Promise<Buffer> => {
       const signal = AbortSignal.any([stop.signal, this.closing.signal]);
-      // Each dialled socket costs a tracker order (and a relay pair): at most MAX_DIALLED_SOCKETS per peer;
-      // a request beyond them waits for one of them to be free, within its own deadline.
-      while (used === null && this.sockets.size + this.dialling >= MAX_DIALLED_SOCKETS) {
+      // Each dialled socket costs a tracker order (and a relay pair): at most MAX_DIALLED_CHUNK_SOCKETS per
+      // peer; a request beyond them waits for one of them to be free (or to close), within its own deadline.
+      while (used === null && this.openChunkSockets() + this.dialling >= MAX_DIALLED_CHUNK_SOCKETS) {
         await this.socketFreed(Math.max(1, limits.deadlineMs - (Date.now() - started)), signal);
         used = [...this.sockets].find((s) => s.idle) ?? null;
       }
@@ -231,7 +235,18 @@ export class PeerConnection {
         this.dialling++;
         try {
           const socket = await dialWithin(dialer, Math.max(1, limits.deadlineMs - (Date.now() - started)), signal);
-          used = ChunkSocket.over(socket, hostPort(this.address.ip, this.address.port), this.chunkOptions);
+          // A punched downloader is not reachable at its public port: no `P2P-Port`, or the peer's exchange
+          // would hand others an address that does not answer (a relay drops the header itself).
+          const { statedPort: _stated, ...unstated } = this.chunkOptions;
+          const options = dialer.path === "punched" ? unstated : this.chunkOptions;
+          const chunkSocket = ChunkSocket.over(socket, hostPort(this.address.ip, this.address.port), options);
+          // Closed by the peer while idle (its keep-alive timeout, a relay's caps): no longer counted, and a
+          // request waiting for a free socket may dial a new one.
+          socket.once("close", () => {
+            this.sockets.delete(chunkSocket);
+            this.wakeOne();
+          });
+          used = chunkSocket;
         } finally {
           this.dialling--;
           this.wakeOne();
@@ -258,7 +273,13 @@ export class PeerConnection {
     };
   }
 
-  /** Dials on their way, and requests waiting for a dialled socket to be free (MAX_DIALLED_SOCKETS). */
+  /** The chunk sockets still open (a closed one is dropped from the set as it closes, this is the check). */
+  private openChunkSockets(): number {
+    for (const socket of this.sockets) if (socket.isClosed) this.sockets.delete(socket);
+    return this.sockets.size;
+  }
+
+  /** Dials on their way, and requests waiting for a dialled socket to be free (MAX_DIALLED_CHUNK_SOCKETS). */
   private dialling = 0;
   private readonly freed: (() => void)[] = [];
 

@@ -14,19 +14,29 @@ export function addressScope(ip: string): AddressScope {
   const canonical = normalizeIp(ip) ?? ip;
   if (canonical.includes(":")) {
     const first = parseInt(canonical.split(":")[0] || "0", 16);
-    if (canonical === "::1") return "loopback";
+    // `::` and the IPv4-compatible ::a.b.c.d (all but the last 32 bits zero) reach this machine when dialled.
+    if (canonical === "::1" || canonical === "::" || /^::[0-9a-f]{1,4}(:[0-9a-f]{1,4})?$/.test(canonical)) return "loopback";
     if ((first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80) return "private";
     return "public";
   }
   const [a = 0, b = 0] = canonical.split(".").map(Number);
-  if (a === 127) return "loopback";
-  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254) || a === 0) {
+  // 0.0.0.0/8: 0.0.0.0 reaches this machine when dialled.
+  if (a === 127 || a === 0) return "loopback";
+  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || (a === 100 && b >= 64 && b <= 127) || (a === 169 && b === 254)) {
     return "private";
   }
   return "public";
 }
 
+/** Multicast, broadcast and reserved addresses: never one peer's, never dialled. */
+function isNoPeer(ip: string): boolean {
+  const canonical = normalizeIp(ip) ?? ip;
+  if (canonical.includes(":")) return /^ff[0-9a-f]{2}:/.test(canonical);
+  const a = Number(canonical.split(".")[0] ?? "0");
+  return a >= 224;
+}
+
 /** Whether a peer at `from` may point us at `to`. */
 export function mayPointAt(from: string, to: string): boolean {
-  return RANK[addressScope(to)] >= RANK[addressScope(from)];
+  return !isNoPeer(to) && RANK[addressScope(to)] >= RANK[addressScope(from)];
 }

@@ -39,7 +39,7 @@ export class TrackerClient {
     return this.call<FileStatsReply>("GET", `/v1/files/${sha1}`, undefined, signal);
   }
 
-  /** Asks the tracker to have an unreachable peer dial this machine (docs/protocol.md §1.5). */
+  /** Asks the tracker to have an unreachable peer dial this machine (docs/protocol.md §1.4). */
   reverse(peerId: string, body: ReverseRequest, signal?: AbortSignal): Promise<{ sent: boolean }> {
     return this.call("POST", `/v1/peers/${encodeURIComponent(peerId)}/reverse`, JSON.stringify(body), signal);
   }

@@ -40,7 +40,15 @@ function closeServer(server: Server): Promise<void> {
   });
 }
 
-async function setUp(size: number): Promise<{ file: string; share: Share; bServed: Set<string>; connection: (options?: { limiter?: RateLimiter }) => PeerConnection; dials: () => number }> {
+async function setUp(size: number): Promise<{
+  file: string;
+  share: Share;
+  bServed: Set<string>;
+  connection: (options?: { limiter?: RateLimiter }) => PeerConnection;
+  dials: () => number;
+  mostOpen: () => number;
+  closeAll: () => void;
+}> {
   const dir = await tempDir("reversal");
   cleanups.push(dir.remove);
   const file = join(dir.path, "shared.bin");
@@ -62,6 +70,8 @@ async function setUp(size: number): Promise<{ file: string; share: Share; bServe
   const bSockets: Socket[] = [];
   cleanups.push(() => bSockets.forEach((s) => s.destroy()));
   let dialled = 0;
+  let open = 0;
+  let mostOpen = 0;
   const dialer: Dialer = {
     path: "reversed",
     dial: async (signal) => {
@@ -71,6 +81,8 @@ async function setUp(size: number): Promise<{ file: string; share: Share; bServe
       // B's side of the order: dial the asker's public port, speak first, then serve.
       const socket = connect({ host: A_IP, port: aPort, localAddress: B_IP });
       bSockets.push(socket);
+      mostOpen = Math.max(mostOpen, ++open);
+      socket.once("close", () => open--);
       void offerHandshake(socket, { nonce, peerId: B_PEER }, 5000).then((ready) => servePeerSocket(bServer, ready), () => undefined);
       return arriving;
     },
@@ -81,7 +93,7 @@ async function setUp(size: number): Promise<{ file: string; share: Share; bServe
     cleanups.push(() => peer.close());
     return peer;
   };
-  return { file, share, bServed, connection, dials: () => dialled };
+  return { file, share, bServed, connection, dials: () => dialled, mostOpen: () => mostOpen, closeAll: () => bSockets.forEach((s) => s.destroy()) };
 }
 
 /** Every chunk, each checked against the manifest's SHA-256 before it is kept, in order. */
@@ -116,6 +128,24 @@ describe("a download over reversed connections", () => {
     expect([...bServed]).toEqual([A_IP]);
     // Keep-alive: a socket per request in flight (and one for the manifest), not one per chunk.
     expect(dials()).toBeLessThanOrEqual(4);
+  });
+
+  it("opens at most 4 connections to the peer however many requests are in flight, and dials anew after the peer closes idle ones", async () => {
+    const { share, connection, dials, mostOpen, closeAll } = await setUp(6 * 1024 * 1024);
+    const peer = connection();
+    const manifests = await Promise.all(Array.from({ length: 6 }, () => peer.small(`/v1/files/${share.sha1}/manifest`, limits, 1 << 20)));
+    const manifest = parseManifest(JSON.parse(manifests[0]!.toString()), share.sha1, share.manifestId);
+    await download(peer, manifest, 8);
+    expect(mostOpen()).toBeLessThanOrEqual(4);
+    // The sharer closes every connection while they are idle (its keep-alive timeout, a relay's caps): the
+    // next requests must neither use nor count sockets that are gone.
+    closeAll();
+    await new Promise((done) => setTimeout(done, 100));
+    const before = dials();
+    const again = await download(peer, manifest, 8);
+    expect(createHash("sha256").update(again.subarray(0, manifest.chunkSize)).digest("hex")).toBe(manifest.chunks[0]);
+    expect(dials()).toBeGreaterThan(before);
+    expect(mostOpen()).toBeLessThanOrEqual(4);
   });
 
   it("holds to the download limit over a reversed connection (paused while in debt)", async () => {

@@ -16,6 +16,11 @@ describe("address scope", () => {
     expect(mayPointAt("192.168.1.7", "192.168.1.8")).toBe(true);
     expect(mayPointAt("192.168.1.7", "127.0.0.1")).toBe(false);
     expect(mayPointAt("127.0.0.2", "127.0.0.3")).toBe(true);
+    // What reaches this machine when dialled counts as loopback: `::`, 0.0.0.0, ::127.0.0.1.
+    expect(["::", "0.0.0.0", "0.1.2.3", "::7f00:1", "::1:2"].map(addressScope)).toEqual(Array(5).fill("loopback"));
+    expect(mayPointAt("80.100.100.1", "::")).toBe(false);
+    // Multicast, broadcast and reserved addresses are nobody's, whoever names them.
+    for (const to of ["224.0.0.1", "239.255.80.50", "255.255.255.255", "240.0.0.1", "ff02::1"]) expect(mayPointAt("127.0.0.1", to), to).toBe(false);
   });
 
   it("drops what an internet peer's exchange answer says of loopback and local addresses", () => {
