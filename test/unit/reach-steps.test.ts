@@ -63,7 +63,7 @@ describe("a tracker's word on where to connect", () => {
     });
     const trackerPort = await listen(tracker, "127.0.0.1");
     const handshakes = new PendingHandshakes();
-    closers.push(async () => handshakes.close());
+    closers.push(() => Promise.resolve(handshakes.close()));
     const steps = reachSteps({ peerId: `p2p-${"e".repeat(32)}`, tracker: new TrackerClient(`http://127.0.0.1:${trackerPort}`), handshakes, reversalPort: () => null });
     const relayed = steps.find((step) => step.path === "relayed")!;
     for (let i = 0; i < replies.length; i++) await expect(relayed.open()).rejects.toMatchObject({ code: "BAD_TARGET" });
