@@ -15,7 +15,7 @@ import { TrackerClient } from "../tracker-client/tracker-client.js";
 import { Announcer, type InProgress } from "./announcer.js";
 import type { PartialFile } from "../swarm/partial-file.js";
 import { DEFAULT_UPLOAD_SLOTS, UploadSlots } from "../swarm/upload-slots.js";
-import { DEFAULT_SUPER_SEED, SuperSeed } from "../swarm/super-seed.js";
+import { SuperSeeding } from "./super-seeding.js";
 import { Announcers } from "./announcers.js";
 import { daemonRunning, socketPath } from "./control-client.js";
 import { startControlServer, type ControlHandlers, type DownloadBody } from "./control-server.js";
@@ -32,7 +32,7 @@ import { closeDiscoveries, startDiscoveries } from "../discovery/start-discoveri
 import { sourceKind } from "../sources/candidate-table.js";
 import { Publishing } from "./publishing.js";
 import { formatShareLink } from "../links/share-link.js";
-import { parsePeerAddress } from "../sources/peer-address.js";
+import { SeenFromOutside } from "./seen-from-outside.js";
 import { offStatus, PortMapping, type PortMappingChoice } from "../reach/port-mapping.js";
 import { addressScope } from "../sources/address-scope.js";
 
@@ -85,11 +85,6 @@ const DOWNLOADS_STOP_GRACE_MS = 2000;
  * end: the same command run again at once must not be refused while that download is still stopping.
  */
 const CANCELLED_DOWNLOAD_WAIT_MS = 5000;
-/**
- * Files super-seeded at once: each holds 8 bytes per chunk, and one bit per chunk for each of up to 64
- * clients' views, while it lasts (for 100 GiB files, about 1.6 MiB each).
- */
-const MAX_SUPER_SEEDS = 16;
 /** The time limit of a `stopped` announce: a tracker that does not answer must not hold a stop for long. */
 const STOPPED_ANNOUNCE_LIMIT_MS = 2000;
 /** The longest a detached download request waits for the download's first sign of life before answering. */
@@ -165,49 +160,14 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   /** ...and are announced as downloads, until they end. */
   const downloading = new Map<string, InProgress>();
   const slots = new UploadSlots({ ...DEFAULT_UPLOAD_SLOTS, slots: options.uploadSlots ?? DEFAULT_UPLOAD_SLOTS.slots }, Date.now());
-  /**
-   * Super-seeding, for whole files while no other peer has the whole file (BEP 16's initial seeding: with
-   * other seeds, what each shows would overlap): from a file's
-   * first request until each chunk has been sent once. Other seeds are known from announce replies, and
-   * from the trackers' counts, asked when super-seeding starts. A finished one keeps a marker (null) so that
-   * it does not start again; at most MAX_SUPER_SEEDS at once.
-   */
-  const superSeeds = new Map<string, { share: Share; state: SuperSeed | null }>();
-  /** Other seeds of a file by the trackers' counts (complete peers but this one), once asked. */
-  const countedSeeds = new Map<string, number>();
-  const countSeeds = (sha1: string): void => {
-    for (const tracker of trackers) {
-      tracker.file(sha1).then(
-        (stats) => countedSeeds.set(sha1, Math.max(countedSeeds.get(sha1) ?? 0, stats.complete - 1)),
-        () => undefined,
-      );
-    }
-  };
-  const superSeedOf = (share: Share): SuperSeed | undefined => {
-    let entry = superSeeds.get(share.sha1);
-    if (entry?.share !== share) {
-      const live = [...superSeeds.values()].filter((e) => e.state !== null).length;
-      if (live >= MAX_SUPER_SEEDS) return undefined;
-      const over = (summary: string): void => log(`super-seeding of ${share.sha1} over: every chunk sent once, ${summary}`);
-      entry = { share, state: new SuperSeed(share.manifest.chunks.length, DEFAULT_SUPER_SEED, over) };
-      superSeeds.set(share.sha1, entry);
-      countSeeds(share.sha1);
-    }
-    const others = Math.max(announcer.otherSeeds(share.sha1) ?? 0, countedSeeds.get(share.sha1) ?? 0);
-    if (entry.state !== null && (entry.state.done || others > 0)) {
-      if (!entry.state.done) log(`super-seeding of ${share.sha1} stopped: another peer has the whole file (${entry.state.summary()})`);
-      entry.state.stop();
-      entry.state = null;
-    }
-    return entry.state ?? undefined;
-  };
+  const superSeeding = new SuperSeeding(trackers, (sha1) => announcer.otherSeeds(sha1), log);
   /** Reversals, punches and relays (connectivity.ts); made once the public port listens. */
   let connectivity: Connectivity | null = null;
   const publicServer = createPublicServer({
     onUpgrade: (req, socket, head) => connectivity?.onUpgrade(req, socket, head) ?? false,
     lookup: (sha1) => registry.get(sha1),
     partial: (sha1) => partials.get(sha1),
-    superSeed: superSeedOf,
+    superSeed: superSeeding.of,
     slots,
     limiter: limits.upload,
     exchange: ledgerHooks(ledger),
@@ -302,20 +262,9 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     peersFrom.set(name, (peersFrom.get(name) ?? 0) + peers);
   };
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
-  /**
-   * The address a link gives for this daemon: the one a tracker reached it at from outside (its dial-back:
-   * the router's address and mapped port, or a public one), else the one it announces (`--announce-host`),
-   * or the one it listens on when that is a single address. On every address (0.0.0.0), unverified, it has
-   * none it knows others reach: its trackers, the DHT and the LAN find it instead.
-   */
-  const linkPeer = (): { host: string; port: number } | undefined => {
-    const verified = announcer.trackerStatus().find((health) => health.seenAs?.reachable === true)?.seenAs;
-    if (verified !== undefined && parsePeerAddress(hostPort(verified.ip, verified.port)) !== null) return { host: verified.ip, port: verified.port };
-    const named = options.announceHost ?? localAddress;
-    return named === undefined ? undefined : { host: named, port: publicPort };
-  };
+  const seen = new SeenFromOutside(() => announcer.trackerStatus(), options.announceHost ?? localAddress, publicPort);
   const link = (share: Share): string => {
-    const peer = linkPeer();
+    const peer = seen.linkPeer();
     return formatShareLink({
       sha1: share.sha1,
       name: share.manifest.name,
@@ -324,17 +273,6 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       peers: peer === undefined ? [] : [peer],
       manifestId: share.manifestId,
     });
-  };
-  /**
-   * The port a peer asked to reverse should dial, as `tracker` records this daemon: null when that tracker
-   * found it unreachable (a reversal could not arrive), the recorded port otherwise (not checked yet: tried).
-   */
-  const reversalPort = (tracker: string): number | null => {
-    const seen = announcer.trackerStatus().filter((health) => health.url === tracker).map((health) => health.seenAs);
-    const reached = seen.find((as) => as?.reachable === true);
-    if (reached !== undefined) return reached.port;
-    if (seen.length > 0 && seen.every((as) => as?.reachable === false)) return null;
-    return seen.find((as) => as !== undefined)?.port ?? publicPort;
   };
   /** The downloads running now, paused and ended (download-jobs.ts). */
   const jobs = new DownloadJobs(options.dataDir);
@@ -384,7 +322,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sources: discoveries.map((discovery) => discovery.source),
         onSourcePeers: countPeers,
         exclude: self,
-        reach: (peerId, tracker) => connect.ladder(peerId, tracker, () => reversalPort(tracker)),
+        reach: (peerId, tracker) => connect.ladder(peerId, tracker, () => seen.reversalPort(tracker)),
         connections: { limiter: limits.download, statedPort: publicPort, onRead: (bytes) => (downloadedBytes += bytes) },
         onPeerChunk: (peer, bytes) => {
           ledger.record(body.sha1, peer.ip, peer.port, Date.now());
@@ -528,7 +466,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
       if (share === undefined) throw Errors.notShared(`${sha1} is not shared here`);
       await announcer.stop(share);
       await registry.remove(sha1);
-      superSeeds.delete(sha1);
+      superSeeding.forget(sha1);
       return { sha1, removed: true };
     },
     download: (body, emit, signal) => runTracked(body, emit, signal),
@@ -558,7 +496,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   let closing: Promise<void> | null = null;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      for (const [sha1, { state }] of superSeeds) if (state !== null) log(`super-seeding of ${sha1} still on at the stop: ${state.summary()}`);
+      superSeeding.logUnfinished();
       // From here nothing new starts: no announce, no download, no control request, no upload.
       clearInterval(reachabilityTimer);
       // No tracker order is carried out from here, the relay closes its pairs and withdraws its offers.
