@@ -84,7 +84,7 @@ export function addRendezvousRoutes(app: Hono<App>): void {
     const body = parseReverseRequest(await readJsonBody(c.req.raw, MAX_RENDEZVOUS_BODY_BYTES));
     const ip = askerAddress(c.req.raw.headers);
     const order = { type: "reverse", id: randomHex(), ip, port: body.port, nonce: body.nonce } as const;
-    unwrap(await guarded<RendezvousResult<ReverseReply>>(() => rendezvous(c.env, peerId).order(order)));
+    unwrap(await guarded<RendezvousResult<ReverseReply>>(() => rendezvous(c.env, peerId).order(order, ip)));
     return c.json({ sent: true } satisfies ReverseReply, 202);
   });
 
@@ -93,7 +93,7 @@ export function addRendezvousRoutes(app: Hono<App>): void {
     const body = parsePunchRequest(await readJsonBody(c.req.raw, MAX_RENDEZVOUS_BODY_BYTES));
     const ip = askerAddress(c.req.raw.headers);
     const order = { type: "punch", id: randomHex(), ip, port: body.port, nonce: body.nonce } as const;
-    const reply = unwrap(await guarded<RendezvousResult<PunchReply>>(() => rendezvous(c.env, peerId).punch(order)));
+    const reply = unwrap(await guarded<RendezvousResult<PunchReply>>(() => rendezvous(c.env, peerId).punch(order, ip)));
     return c.json(reply satisfies PunchReply);
   });
 
@@ -108,7 +108,7 @@ export function addRendezvousRoutes(app: Hono<App>): void {
     if (choice === null) throw errors.noRelay();
     const token = randomHex();
     const order = { type: "relay", id: randomHex(), ip: choice.forTarget.ip, port: choice.forTarget.port, token } as const;
-    unwrap(await guarded<RendezvousResult<ReverseReply>>(() => peer.order(order)));
+    unwrap(await guarded<RendezvousResult<ReverseReply>>(() => peer.order(order, asker)));
     return c.json({ ip: choice.forAsker.ip, port: choice.forAsker.port, token } satisfies RelayReply);
   });
 
