@@ -155,7 +155,7 @@ describe("POST /v1/relays", () => {
   it("never hands out an entry from before token keys (it has none) until the relay offers itself again", async () => {
     const relay = await identity("relay-old-entry");
     const peer = await identity("relay-old-entry-target");
-    await runInDurableObject(registry(), async (instance: RelayRegistry, state) => {
+    await runInDurableObject(registry(), (instance: RelayRegistry, state) => {
       // The table as the previous version made it: no token_key, no ip_group.
       state.storage.sql.exec("DROP TABLE relays");
       state.storage.sql.exec(
