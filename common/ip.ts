@@ -98,3 +98,17 @@ export function isIpv6(ip: string): boolean {
 export function hostPort(ip: string, port: number): string {
   return isIpv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
+
+/**
+ * The unit one party is counted by in per-address caps: an IPv4 address itself, an IPv6 address's /64
+ * (`2001:db8:1:2::/64`), since a single host or home is commonly given a whole /64 and can use any address in
+ * it. Anything that is not an address is counted as itself.
+ */
+export function addressGroup(raw: string): string {
+  const ip = normalizeIp(raw);
+  if (ip === null) return raw;
+  if (!isIpv6(ip)) return ip;
+  const groups = parseIpv6(ip);
+  if (groups === null) return ip;
+  return `${formatIpv6([...groups.slice(0, 4), 0, 0, 0, 0])}/64`;
+}

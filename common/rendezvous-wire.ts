@@ -5,8 +5,13 @@
  * punch a hole with it, or meet it at a relay. Shared by the Worker and the peer daemon.
  */
 
-/** A nonce or a relay token: 32 lowercase hex characters (128 random bits). */
+/** A nonce or an order id: 32 lowercase hex characters (128 random bits). */
 export const SECRET_PATTERN = /^[0-9a-f]{32}$/;
+/**
+ * A relay token: 48 lowercase hex characters, minted by the tracker for one relay and checked by that relay
+ * (common/relay-token.ts: random, expiry, MAC).
+ */
+export const RELAY_TOKEN_PATTERN = /^[0-9a-f]{48}$/;
 
 /** The `Upgrade` token of the handshake the unreachable peer sends first on a reversed, punched or relayed socket. */
 export const REVERSE_UPGRADE = "p2p-reverse/1";
@@ -34,7 +39,7 @@ export type RendezvousOrder =
    * asker opens one from `ip:port` to it (a simultaneous open), and send the handshake with `nonce`.
    */
   | { type: "punch"; id: string; ip: string; port: number; nonce: string }
-  /** Connect to the relay at `ip:port` and present `token` (RELAY_UPGRADE, role `accept`). */
+  /** Connect to the relay at `ip:port` and present `token` (RELAY_UPGRADE, role `accept`; RELAY_TOKEN_PATTERN). */
   | { type: "relay"; id: string; ip: string; port: number; token: string };
 
 /** Peer to tracker, over the same socket. (The text `ping` is answered `pong` without waking the object.) */
@@ -57,7 +62,10 @@ export interface PunchReply {
   port: number;
 }
 
-/** `POST /v1/peers/{peerId}/relay`: the tracker picks a relay and a token and tells the peer; the asker gets the same. */
+/**
+ * `POST /v1/peers/{peerId}/relay`: the tracker picks a relay, mints a token that relay can check
+ * (common/relay-token.ts) and tells the peer; the asker gets the same.
+ */
 export interface RelayReply {
   ip: string;
   port: number;

@@ -12,11 +12,15 @@ export interface ListedRelay {
   family: Family;
   ip: string;
   port: number;
+  /** The relay's token key (common/relay-token.ts), the same in each of its entries. */
+  tokenKey: string;
 }
 
 export interface RelayChoice {
   forAsker: { ip: string; port: number };
   forTarget: { ip: string; port: number };
+  /** What the token for this pair is minted with. */
+  tokenKey: string;
 }
 
 export function pickRelay(
@@ -37,7 +41,7 @@ export function pickRelay(
     const forAsker = entries[askerFamily];
     const forTarget = entries[targetFamily];
     if (excluded.has(peerId) || forAsker === undefined || forTarget === undefined) continue;
-    candidates.push({ forAsker: { ip: forAsker.ip, port: forAsker.port }, forTarget: { ip: forTarget.ip, port: forTarget.port } });
+    candidates.push({ forAsker: { ip: forAsker.ip, port: forAsker.port }, forTarget: { ip: forTarget.ip, port: forTarget.port }, tokenKey: forTarget.tokenKey });
   }
   if (candidates.length === 0) return null;
   return candidates[Math.floor(random() * candidates.length)] ?? null;

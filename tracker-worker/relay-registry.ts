@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { addressGroup } from "../common/ip.js";
 import type { RelayOfferReply } from "../common/rendezvous-wire.js";
 import { readConfig, type TrackerConfig } from "./config.js";
 import { familyOf, type Family } from "./peer-table.js";
@@ -15,10 +16,15 @@ import { pickRelay, type ListedRelay, type RelayChoice } from "./relay-pick.js";
  * - with DIAL_BACK off, always: the operator chose not to check, as announced peers are then listed unchecked.
  *   The address is still the connection's own, never a claimed one.
  * Expired entries are deleted whenever an offer comes, and skipped by every read, so no alarm is needed.
+ * Each entry keeps the relay's token key (common/relay-token.ts: derived from the key it offered with; the key
+ * itself is never stored), with which the tracker mints the tokens that relay takes.
  */
 
 export const MAX_RELAYS = 1000;
-/** Entries one address may hold: a few relays behind one address are plausible, a thousand are a flood. */
+/**
+ * Entries one address (an IPv6 address's /64: addressGroup) may hold: a few relays behind one address are
+ * plausible, a thousand are a flood.
+ */
 export const MAX_RELAYS_PER_ADDRESS = 4;
 
 export interface RelayOfferInput {
@@ -26,6 +32,8 @@ export interface RelayOfferInput {
   /** The offering connection's address: the only one ever recorded or dialled. */
   ip: string;
   port: number;
+  /** relayTokenKey(the offered key), hex. */
+  tokenKey: string;
   stopped: boolean;
 }
 
@@ -36,6 +44,8 @@ interface RelayRow extends Record<string, SqlStorageValue> {
   family: number;
   ip: string;
   port: number;
+  token_key: string;
+  ip_group: string;
 }
 
 export class RelayRegistry extends DurableObject<Env> {
@@ -55,10 +65,18 @@ export class RelayRegistry extends DurableObject<Env> {
         port INTEGER NOT NULL,
         listed INTEGER NOT NULL,
         expires_at INTEGER NOT NULL,
+        token_key TEXT NOT NULL DEFAULT '',
+        ip_group TEXT NOT NULL DEFAULT '',
         PRIMARY KEY (peer_id, family)
       );
       CREATE INDEX IF NOT EXISTS relays_by_ip ON relays (ip);
     `);
+    // A table from before tokens were minted gets the new columns; its entries (with no token key) are never
+    // handed out, and are filled in by the relay's next offer, within one interval.
+    const columns = new Set(ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('relays')").toArray().map((row) => row.name));
+    if (!columns.has("token_key")) ctx.storage.sql.exec("ALTER TABLE relays ADD COLUMN token_key TEXT NOT NULL DEFAULT ''");
+    if (!columns.has("ip_group")) ctx.storage.sql.exec("ALTER TABLE relays ADD COLUMN ip_group TEXT NOT NULL DEFAULT ''");
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS relays_by_group ON relays (ip_group)");
   }
 
   async offer(input: RelayOfferInput): Promise<RegistryResult<RelayOfferReply>> {
@@ -73,20 +91,23 @@ export class RelayRegistry extends DurableObject<Env> {
     const family = familyOf(input.ip);
     const existing = sql.exec<RelayRow>("SELECT * FROM relays WHERE peer_id = ? AND family = ?", input.peerId, family).toArray()[0];
     if (existing === undefined && this.count("SELECT COUNT(*) AS n FROM relays") >= MAX_RELAYS) return { ok: false, code: "relays_full" };
-    if (existing?.ip !== input.ip && this.count("SELECT COUNT(*) AS n FROM relays WHERE ip = ?", input.ip) >= MAX_RELAYS_PER_ADDRESS) {
+    const group = addressGroup(input.ip);
+    if (existing?.ip_group !== group && this.count("SELECT COUNT(*) AS n FROM relays WHERE ip_group = ?", group) >= MAX_RELAYS_PER_ADDRESS) {
       return { ok: false, code: "address_limit" };
     }
     // Written before the dial is awaited, so that offers arriving meanwhile see this entry in the caps.
     sql.exec(
-      `INSERT INTO relays (peer_id, family, ip, port, listed, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO relays (peer_id, family, ip, port, listed, expires_at, token_key, ip_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (peer_id, family) DO UPDATE SET ip = excluded.ip, port = excluded.port, listed = excluded.listed,
-         expires_at = excluded.expires_at`,
+         expires_at = excluded.expires_at, token_key = excluded.token_key, ip_group = excluded.ip_group`,
       input.peerId,
       family,
       input.ip,
       input.port,
       this.config.dialBack ? (this.reach.known(input.ip, input.port, now) === true ? 1 : 0) : 1,
       now + (interval + this.config.graceSeconds) * 1000,
+      input.tokenKey,
+      group,
     );
     const reachable = await this.reach.check(input.ip, input.port, input.ip, now);
     if (reachable !== null) this.recordVerdict(input.ip, input.port, reachable);
@@ -96,9 +117,9 @@ export class RelayRegistry extends DurableObject<Env> {
   /** A relay for an asker of `askerFamily` and a peer of `targetFamily`, at neither's address; null if none. */
   pick(askerFamily: Family, targetFamily: Family, exclude: string[]): RelayChoice | null {
     const rows = this.ctx.storage.sql
-      .exec<RelayRow>("SELECT peer_id, family, ip, port FROM relays WHERE listed = 1 AND expires_at > ?", Date.now())
+      .exec<RelayRow>("SELECT peer_id, family, ip, port, token_key FROM relays WHERE listed = 1 AND expires_at > ? AND token_key != ''", Date.now())
       .toArray();
-    const relays: ListedRelay[] = rows.map((row) => ({ peerId: row.peer_id, family: row.family === 6 ? 6 : 4, ip: row.ip, port: row.port }));
+    const relays: ListedRelay[] = rows.map((row) => ({ peerId: row.peer_id, family: row.family === 6 ? 6 : 4, ip: row.ip, port: row.port, tokenKey: row.token_key }));
     return pickRelay(relays, askerFamily, targetFamily, exclude);
   }
 

@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { API_PREFIX } from "../common/constants.js";
+import { mintRelayToken, relayTokenKey } from "../common/relay-token.js";
 import {
   DERIVED_PEER_ID,
   MAX_RENDEZVOUS_BODY_BYTES,
@@ -84,7 +85,7 @@ export function addRendezvousRoutes(app: Hono<App>): void {
     const body = parseReverseRequest(await readJsonBody(c.req.raw, MAX_RENDEZVOUS_BODY_BYTES));
     const ip = askerAddress(c.req.raw.headers);
     const order = { type: "reverse", id: randomHex(), ip, port: body.port, nonce: body.nonce } as const;
-    unwrap(await guarded<RendezvousResult<ReverseReply>>(() => rendezvous(c.env, peerId).order(order)));
+    unwrap(await guarded<RendezvousResult<ReverseReply>>(() => rendezvous(c.env, peerId).order(order, ip)));
     return c.json({ sent: true } satisfies ReverseReply, 202);
   });
 
@@ -93,7 +94,7 @@ export function addRendezvousRoutes(app: Hono<App>): void {
     const body = parsePunchRequest(await readJsonBody(c.req.raw, MAX_RENDEZVOUS_BODY_BYTES));
     const ip = askerAddress(c.req.raw.headers);
     const order = { type: "punch", id: randomHex(), ip, port: body.port, nonce: body.nonce } as const;
-    const reply = unwrap(await guarded<RendezvousResult<PunchReply>>(() => rendezvous(c.env, peerId).punch(order)));
+    const reply = unwrap(await guarded<RendezvousResult<PunchReply>>(() => rendezvous(c.env, peerId).punch(order, ip)));
     return c.json(reply satisfies PunchReply);
   });
 
@@ -106,9 +107,10 @@ export function addRendezvousRoutes(app: Hono<App>): void {
     if (target === null) throw errors.peerOffline();
     const choice = await guarded<RelayChoice | null>(() => relays(c.env).pick(familyOf(asker), familyOf(target), [asker, target]));
     if (choice === null) throw errors.noRelay();
-    const token = randomHex();
+    // A token only this relay takes, for about a minute (common/relay-token.ts): it carries no pair the tracker did not make.
+    const token = await mintRelayToken(choice.tokenKey, Date.now());
     const order = { type: "relay", id: randomHex(), ip: choice.forTarget.ip, port: choice.forTarget.port, token } as const;
-    unwrap(await guarded<RendezvousResult<ReverseReply>>(() => peer.order(order)));
+    unwrap(await guarded<RendezvousResult<ReverseReply>>(() => peer.order(order, asker)));
     return c.json({ ip: choice.forAsker.ip, port: choice.forAsker.port, token } satisfies RelayReply);
   });
 
@@ -117,7 +119,8 @@ export function addRendezvousRoutes(app: Hono<App>): void {
     if ((await peerIdOfKey(body.key)) !== body.peerId) throw errors.keyNotOfPeer();
     // Recorded and dialled at the connection's own address only: RelayOffer has no address field at all.
     const ip = askerAddress(c.req.raw.headers);
-    const offer = { peerId: body.peerId, ip, port: body.port, stopped: body.event === "stopped" };
+    // The relay's token key is kept, never its key: anyone holding the key could also pose as the relay's peer.
+    const offer = { peerId: body.peerId, ip, port: body.port, tokenKey: await relayTokenKey(body.key), stopped: body.event === "stopped" };
     const reply = unwrapRegistry(await guarded<RegistryResult<RelayOfferReply>>(() => relays(c.env).offer(offer)));
     return c.json(reply satisfies RelayOfferReply);
   });

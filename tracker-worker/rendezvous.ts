@@ -8,8 +8,9 @@ import {
   type RendezvousOrder,
   type ReverseReply,
 } from "../common/rendezvous-wire.js";
+import { addressGroup } from "../common/ip.js";
 import { parseAnswer } from "./answer-frame.js";
-import { WindowCounter } from "./window-counter.js";
+import { KeyedWindowCounter, WindowCounter } from "./window-counter.js";
 
 /**
  * One peer's rendezvous point: a Durable Object per peer id (idFromName) that holds the WebSocket the peer
@@ -28,6 +29,12 @@ export const ADDRESS_HEADER = "P2P-Connection-Address";
 
 /** Orders one peer is sent per window: enough for a busy downloader's retries, too few to flood the peer. */
 const ORDERS_PER_WINDOW = 30;
+/**
+ * Of those, what one asker (an address; for IPv6 its /64) may have sent: checked first, so that a stranger
+ * who asks again and again spends only its own share and the peer's other downloaders still get through.
+ * A downloader asks for at most a few sockets to one peer at once (its dialer caps them at 4).
+ */
+export const ORDERS_PER_ASKER = 6;
 const ORDER_WINDOW_MS = 10_000;
 /** Bad frames a socket may send before it is closed: a bug gets a few, a flood gets the door. */
 const MAX_BAD_FRAMES = 5;
@@ -46,6 +53,7 @@ export type RendezvousResult<T> = { ok: true; value: T } | RendezvousRefusal;
 export class Rendezvous extends DurableObject<Env> {
   /** Soft state: a hibernated object has been idle for longer than the window anyway. */
   private readonly orders = new WindowCounter(ORDERS_PER_WINDOW, ORDER_WINDOW_MS);
+  private readonly ordersByAsker = new KeyedWindowCounter(ORDERS_PER_ASKER, ORDER_WINDOW_MS);
   /** Punch orders waiting for their answer, by order id; null: the socket went away. */
   private readonly waiting = new Map<string, (answer: RendezvousAnswer | null) => void>();
 
@@ -108,11 +116,13 @@ export class Rendezvous extends DurableObject<Env> {
     return ws === null ? null : (ws.deserializeAttachment() as Attachment).ip;
   }
 
-  /** Sends a reverse or relay order. */
-  order(order: RendezvousOrder): RendezvousResult<ReverseReply> {
+  /** Sends a reverse or relay order, asked for by `asker` (the asking connection's address). */
+  order(order: RendezvousOrder, asker: string): RendezvousResult<ReverseReply> {
     const ws = this.socket();
     if (ws === null) return { ok: false, code: "peer_offline" };
-    const wait = this.orders.take(Date.now());
+    const now = Date.now();
+    // The asker's share first: one over it never touches the peer's budget, which all askers share.
+    const wait = this.ordersByAsker.take(addressGroup(asker), now) || this.orders.take(now);
     if (wait > 0) return { ok: false, code: "order_limit", retryAfter: wait };
     try {
       ws.send(JSON.stringify(order));
@@ -123,7 +133,7 @@ export class Rendezvous extends DurableObject<Env> {
   }
 
   /** Sends a punch order and waits up to PUNCH_READY_WAIT_MS for the peer's punch-ready with the same id. */
-  async punch(order: Extract<RendezvousOrder, { type: "punch" }>): Promise<RendezvousResult<PunchReply>> {
+  async punch(order: Extract<RendezvousOrder, { type: "punch" }>, asker: string): Promise<RendezvousResult<PunchReply>> {
     const answer = new Promise<RendezvousAnswer | null | "timeout">((resolve) => {
       const timer = setTimeout(() => resolve("timeout"), PUNCH_READY_WAIT_MS);
       this.waiting.set(order.id, (value) => {
@@ -132,7 +142,7 @@ export class Rendezvous extends DurableObject<Env> {
       });
     });
     try {
-      const sent = this.order(order);
+      const sent = this.order(order, asker);
       if (!sent.ok) return sent;
       const got = await answer;
       const ip = this.address();

@@ -1,5 +1,5 @@
 import { connect, isIPv6, type Socket } from "node:net";
-import { RELAY_UPGRADE } from "../../common/rendezvous-wire.js";
+import { RELAY_TOKEN_PATTERN, RELAY_UPGRADE } from "../../common/rendezvous-wire.js";
 import { RelayError } from "./relay-errors.js";
 import { upgradeRequest, type RelayRole } from "./relay-upgrade.js";
 
@@ -33,6 +33,11 @@ export function relayConnect(options: RelayConnectOptions): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     if (options.signal?.aborted === true) {
       reject(new RelayError("RELAY_ABORTED", `connecting to ${where} was given up`));
+      return;
+    }
+    // The token goes into the request head as it is: one from a tracker that is not 48 hex is never sent.
+    if (!RELAY_TOKEN_PATTERN.test(token)) {
+      reject(new RelayError("RELAY_PROTOCOL", `the relay token for ${where} is not 48 lowercase hex characters`));
       return;
     }
     const socket = connect({ host: ip, port, ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }) });

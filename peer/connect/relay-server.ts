@@ -1,23 +1,31 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { normalizeIp } from "../../common/ip.js";
+import { addressGroup, normalizeIp } from "../../common/ip.js";
+import { checkRelayToken } from "../../common/relay-token.js";
 import { RelayPair } from "./relay-pair.js";
-import { isRefusal, isRelayUpgrade, parseRelayAsk, refusalBytes, type RelayRefusal, type RelayRole } from "./relay-upgrade.js";
+import { isRefusal, isRelayUpgrade, parseRelayAsk, refusalBytes, type RelayAsk, type RelayRefusal, type RelayRole } from "./relay-upgrade.js";
 import { SpentTokens } from "./spent-tokens.js";
 
 /**
  * The relay (`p2p daemon --relay`): two peers that cannot reach one another both dial it, on its public port,
  * with the same token (handed to both by the tracker), one as `accept` (the sharer) and one as `connect`
  * (the downloader); once both are there each gets 101 and the pair is carried (relay-pair.ts). It never
- * dials anyone. A token makes one pair, ever. Everything it holds is capped: pairs at once, pairs per
- * address, tokens waiting and how long, bytes and seconds per pair; over a cap a newcomer gets a quick 503
- * with Retry-After, and a pair is closed.
+ * dials anyone. Only tokens the tracker minted for this relay are taken (common/relay-token.ts: a MAC with
+ * the relay's token key, and an expiry); any other gets 403 `bad_token`, so two strangers cannot agree on a
+ * token of their own and use the relay as a pipe. A token makes one pair, ever. Everything it holds is
+ * capped: pairs at once, pairs per address (an IPv6 address's /64), tokens waiting and how long, bytes and
+ * seconds per pair; over a cap a newcomer gets a quick 503 with Retry-After, and a pair is closed.
  */
 
 export interface RelayOptions {
+  /**
+   * The key the tracker mints this relay's tokens with: `relayTokenKey(identity.key)` (common/relay-token.ts),
+   * 64 hex characters, from the same daemon key the relay offers itself with (`POST /v1/relays`).
+   */
+  tokenKey: string;
   maxPairs?: number;
-  /** Pairs and waiting tokens one address takes part in. */
+  /** Pairs and waiting tokens one address (for IPv6: its /64) takes part in. */
   maxPairsPerAddress?: number;
   maxBytesPerPair?: number;
   maxSecondsPerPair?: number;
@@ -50,13 +58,15 @@ interface Waiting {
 const RETRY_AFTER_SEC = 10;
 /** A refusal is a few hundred bytes: a peer that does not take them in this long is cut off. */
 const REFUSAL_GRACE_MS = 2000;
+const STOPPED: RelayRefusal = { status: 503, reason: "relay_stopped", message: "this relay is stopping", retryAfterSec: RETRY_AFTER_SEC };
 
 export class Relay {
-  private readonly options: Required<Omit<RelayOptions, "log">>;
+  private readonly options: Required<Omit<RelayOptions, "log" | "tokenKey">>;
+  private readonly tokenKey: string;
   private readonly log: (line: string) => void;
   private readonly waiting = new Map<string, Waiting>();
   private readonly pairs = new Map<RelayPair, string[]>();
-  /** How many pairs and waiting tokens each address takes part in. */
+  /** How many pairs and waiting tokens each address group (addressGroup: an IPv6 /64) takes part in. */
   private readonly perAddress = new Map<string, number>();
   private readonly spent = new SpentTokens();
   private pairsTotal = 0;
@@ -64,7 +74,11 @@ export class Relay {
   private refused = 0;
   private closed = false;
 
-  constructor(options: RelayOptions = {}) {
+  /** Upgrades whose token is being checked: turned away by close() too. */
+  private readonly checking = new Set<Socket>();
+
+  constructor(options: RelayOptions) {
+    this.tokenKey = options.tokenKey;
     this.options = {
       maxPairs: options.maxPairs ?? 16,
       maxPairsPerAddress: options.maxPairsPerAddress ?? 4,
@@ -87,19 +101,51 @@ export class Relay {
     tcp.on("error", () => undefined);
     const ask = parseRelayAsk(req.method, req.headers);
     if (isRefusal(ask)) return this.refuse(tcp, ask);
-    if (this.closed) return this.refuse(tcp, { status: 503, reason: "relay_stopped", message: "this relay is stopping", retryAfterSec: RETRY_AFTER_SEC });
-    if (this.spent.has(ask.token)) return this.refuse(tcp, { status: 410, reason: "token_used", message: "this token has been used; ask the tracker again" });
-    const address = normalizeIp(tcp.remoteAddress ?? "") ?? "unknown";
+    if (this.closed) return this.refuse(tcp, STOPPED);
+    // Checking the MAC is asynchronous (Web Crypto); the socket is the relay's meanwhile.
+    this.checking.add(tcp);
+    void checkRelayToken(this.tokenKey, ask.token, Date.now()).then(
+      (valid) => this.admit(tcp, head, ask, valid),
+      () => this.admit(tcp, head, ask, false),
+    );
+    return true;
+  }
+
+  /** The rest of the door, once the token's MAC and expiry are checked. */
+  private admit(tcp: Socket, head: Buffer, ask: RelayAsk, valid: boolean): void {
+    if (!this.checking.delete(tcp) || tcp.destroyed) return;
+    if (!valid) {
+      this.refuse(tcp, { status: 403, reason: "bad_token", message: "this token was not minted for this relay by a tracker, or has expired; ask the tracker again" });
+      return;
+    }
+    if (this.closed) {
+      this.refuse(tcp, STOPPED);
+      return;
+    }
+    if (this.spent.has(ask.token)) {
+      this.refuse(tcp, { status: 410, reason: "token_used", message: "this token has been used; ask the tracker again" });
+      return;
+    }
+    const address = addressGroup(normalizeIp(tcp.remoteAddress ?? "") ?? "unknown");
     const mate = this.waiting.get(ask.token);
     if (mate === undefined) {
       const full = this.fullFor(address, true);
-      if (full !== null) return this.refuse(tcp, full);
+      if (full !== null) {
+        this.refuse(tcp, full);
+        return;
+      }
       this.wait(ask.token, { role: ask.role, socket: tcp, head, address });
-      return true;
+      return;
     }
-    if (mate.role === ask.role) return this.refuse(tcp, { status: 409, reason: "role_taken", message: `a ${ask.role} side of this token is already here` });
+    if (mate.role === ask.role) {
+      this.refuse(tcp, { status: 409, reason: "role_taken", message: `a ${ask.role} side of this token is already here` });
+      return;
+    }
     const full = this.fullFor(address === mate.address ? null : address, false);
-    if (full !== null) return this.refuse(tcp, full);
+    if (full !== null) {
+      this.refuse(tcp, full);
+      return;
+    }
     this.waiting.delete(ask.token);
     clearTimeout(mate.timer);
     this.spent.add(ask.token);
@@ -112,7 +158,6 @@ export class Relay {
     // Listed before it starts: a start that finds a side gone closes it at once, and its addresses are freed.
     this.pairs.set(pair, addresses);
     pair.start();
-    return true;
   }
 
   counters(): RelayCounters {
@@ -124,9 +169,13 @@ export class Relay {
   /** Closes every pair and turns away whoever waits; nothing is taken afterwards. May be called again. */
   close(): void {
     this.closed = true;
+    for (const socket of [...this.checking]) {
+      this.checking.delete(socket);
+      this.refuse(socket, STOPPED);
+    }
     for (const [token, waiting] of [...this.waiting]) {
       this.dropWaiting(token, waiting);
-      this.refuse(waiting.socket, { status: 503, reason: "relay_stopped", message: "this relay is stopping", retryAfterSec: RETRY_AFTER_SEC });
+      this.refuse(waiting.socket, STOPPED);
     }
     for (const pair of [...this.pairs.keys()]) pair.close("the relay stopped");
   }

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from "node:http";
-import { RELAY_UPGRADE, SECRET_PATTERN } from "../../common/rendezvous-wire.js";
+import { RELAY_TOKEN_PATTERN, RELAY_UPGRADE } from "../../common/rendezvous-wire.js";
 
 /**
  * The upgrade request both peers send a relay, and the relay's raw answers to it (pure: no sockets).
@@ -33,13 +33,14 @@ export function isRelayUpgrade(headers: IncomingHttpHeaders): boolean {
 
 /**
  * The token and role of a relay upgrade, or why it is refused. Node joins a repeated header with ", ", so a
- * token or role given twice matches no pattern and is refused too.
+ * token or role given twice matches no pattern and is refused too. Only the token's form is checked here;
+ * whether this relay's tracker minted it is the relay's check (403 `bad_token`).
  */
 export function parseRelayAsk(method: string | undefined, headers: IncomingHttpHeaders): RelayAsk | RelayRefusal {
   if (method !== "GET") return { status: 400, reason: "bad_method", message: "a relay upgrade is a GET" };
   const token = headers[TOKEN_HEADER];
-  if (typeof token !== "string" || !SECRET_PATTERN.test(token)) {
-    return { status: 400, reason: "bad_token", message: "P2P-Relay-Token must be 32 lowercase hex characters" };
+  if (typeof token !== "string" || !RELAY_TOKEN_PATTERN.test(token)) {
+    return { status: 400, reason: "bad_token", message: "P2P-Relay-Token must be 48 lowercase hex characters" };
   }
   const role = headers[ROLE_HEADER];
   if (role !== "accept" && role !== "connect") return { status: 400, reason: "bad_role", message: "P2P-Relay-Role must be accept or connect" };

@@ -1,5 +1,5 @@
 import { normalizeIp } from "../../common/ip.js";
-import { SECRET_PATTERN, type RendezvousOrder } from "../../common/rendezvous-wire.js";
+import { RELAY_TOKEN_PATTERN, SECRET_PATTERN, type RendezvousOrder } from "../../common/rendezvous-wire.js";
 
 /**
  * One frame from the tracker's rendezvous socket, checked whole before anything acts on it: a known type, an
@@ -34,7 +34,7 @@ export function parseOrder(frame: string): RendezvousOrder | null {
     }
     case "relay": {
       const token = record.token;
-      if (typeof token !== "string" || !SECRET_PATTERN.test(token)) return null;
+      if (typeof token !== "string" || !RELAY_TOKEN_PATTERN.test(token)) return null;
       return { type, id, ip: address, port, token };
     }
     default:

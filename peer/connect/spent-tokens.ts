@@ -1,8 +1,9 @@
 /**
  * Relay tokens already used (a pair made, or its wait over), so that one token makes one pair: two peers
- * cannot start afresh when their pair hits a cap. Bounded: the oldest are forgotten first. A token is 128
- * random bits handed out by the tracker, which budgets how many it hands out, so one forgotten long ago is
- * no way around a cap in practice.
+ * cannot start afresh when their pair hits a cap. Bounded: the oldest are forgotten first. Only tokens that
+ * passed the relay's check get here, and those expire about a minute after the tracker minted them
+ * (common/relay-token.ts), which also budgets how many it mints, so a token forgotten is one that no longer
+ * checks anyway unless thousands were spent within that minute.
  */
 export class SpentTokens {
   private readonly tokens = new Set<string>();

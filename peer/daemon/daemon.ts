@@ -21,6 +21,7 @@ import { daemonRunning, socketPath } from "./control-client.js";
 import { startControlServer, type ControlHandlers, type DownloadBody } from "./control-server.js";
 import { startDashboard, UI_HOST } from "../ui/start-dashboard.js";
 import type { UiServer } from "../ui/ui-server.js";
+import { relayTokenKey } from "../../common/relay-token.js";
 import { loadIdentity } from "./identity.js";
 import { Connectivity } from "./connectivity.js";
 import { makeShare } from "./make-share.js";
@@ -217,7 +218,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
     relayTrackers: trackers.map((tracker) => ({ tracker, stopTracker: new TrackerClient(tracker.baseUrl, localAddress, STOPPED_ANNOUNCE_LIMIT_MS) })),
     server: publicServer,
     publicPort,
-    relay: options.relay === undefined || options.relay === null ? null : { ...options.relay },
+    // The relay takes only tokens a tracker minted with this key, derived from the key it offers itself with.
+    relay: options.relay === undefined || options.relay === null ? null : { ...options.relay, tokenKey: await relayTokenKey(identity.key) },
     log,
     ...(localAddress === undefined ? {} : { localAddress }),
   });

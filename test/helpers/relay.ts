@@ -1,6 +1,6 @@
-import { randomBytes } from "node:crypto";
 import { createServer, request, type IncomingHttpHeaders, type Server } from "node:http";
 import type { Socket } from "node:net";
+import { mintRelayToken, relayTokenKey } from "../../common/relay-token.js";
 import { type OneSocketAgent } from "../../peer/connect/one-socket-agent.js";
 import { relayConnect } from "../../peer/connect/relay-client.js";
 import { Relay, type RelayOptions } from "../../peer/connect/relay-server.js";
@@ -8,7 +8,8 @@ import { Relay, type RelayOptions } from "../../peer/connect/relay-server.js";
 /**
  * A relay on a loopback address of its own (127.0.91.1), the way a daemon run with `--relay` hosts it: an
  * HTTP server whose `upgrade` event goes to Relay.handleUpgrade. Sharers dial it from 127.0.91.2,
- * downloaders from 127.0.91.3, strangers from 127.0.91.4 and up.
+ * downloaders from 127.0.91.3, strangers from 127.0.91.4 and up. Its token key is RELAY_TOKEN_KEY: token()
+ * mints what a tracker would hand out for it.
  */
 
 export const RELAY_IP = "127.0.91.1";
@@ -16,14 +17,17 @@ export const SHARER_IP = "127.0.91.2";
 export const DOWNLOADER_IP = "127.0.91.3";
 export const STRANGER_IP = "127.0.91.4";
 
+/** The relay's token key, as the tracker derives it from the key the relay offers itself with. */
+export const RELAY_TOKEN_KEY = await relayTokenKey("test-relay-key-0123456789abcdef");
+
 export interface RelayHost {
   relay: Relay;
   port: number;
   close(): Promise<void>;
 }
 
-export async function startRelay(options: RelayOptions = {}): Promise<RelayHost> {
-  const relay = new Relay(options);
+export async function startRelay(options: Partial<RelayOptions> = {}): Promise<RelayHost> {
+  const relay = new Relay({ tokenKey: RELAY_TOKEN_KEY, ...options });
   const server: Server = createServer((_req, res) => {
     res.writeHead(404);
     res.end();
@@ -47,13 +51,15 @@ export async function startRelay(options: RelayOptions = {}): Promise<RelayHost>
   };
 }
 
-export const token = (): string => randomBytes(16).toString("hex");
+/** A token the tracker minted for this relay, just now. */
+export const token = (): Promise<string> => mintRelayToken(RELAY_TOKEN_KEY, Date.now());
 
 /**
  * Both sides of a pair through `host`: the sharer's socket handed to `serve` (its public server), and the
  * downloader's socket returned. Every socket made is in `sockets`, for the test's teardown.
  */
-export async function relayPair(host: RelayHost, serve: (socket: Socket) => void, sockets: Set<Socket>, secret = token()): Promise<Socket> {
+export async function relayPair(host: RelayHost, serve: (socket: Socket) => void, sockets: Set<Socket>, given?: string): Promise<Socket> {
+  const secret = given ?? (await token());
   const [sharer, downloader] = await Promise.all([
     relayConnect({ ip: RELAY_IP, port: host.port, token: secret, role: "accept", localAddress: SHARER_IP, timeoutMs: 5000 }),
     relayConnect({ ip: RELAY_IP, port: host.port, token: secret, role: "connect", localAddress: DOWNLOADER_IP, timeoutMs: 5000 }),

@@ -187,10 +187,12 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
       ask(TRACKER_IP, 8787, `GET /v1/peers/p2p-${"1".repeat(32)}/socket HTTP/1.1\r\nHost: ${TRACKER_IP}:8787\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer ${"k".repeat(48)}\r\n\r\n`),
     );
     expect(socketTry).toMatch(/^HTTP\/1\.1 403/);
-    // A relay token nobody was given: no mate ever comes; a request outside the peer API: refused.
-    const token = randomBytes(16).toString("hex");
+    // A relay token of the right form that no tracker minted for this relay: refused at once (so two strangers
+    // cannot agree on one and use the relay as a pipe); a request outside the peer API: refused.
+    const token = randomBytes(24).toString("hex");
     const lonely = await node(stranger, ask(relay.address, 5001, `GET /v1/relay HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: p2p-relay/1\r\nP2P-Relay-Token: ${token}\r\nP2P-Relay-Role: connect\r\n\r\n`));
-    expect(lonely).not.toMatch(/^HTTP\/1\.1 101/);
+    // `ask` keeps the status line only; the relay's one 403 is `bad_token` (peer/connect/relay-server.ts).
+    expect(lonely).toMatch(/^HTTP\/1\.1 403 Forbidden/);
     const connect = await node(stranger, ask(relay.address, 5001, `CONNECT 80.100.100.31:5001 HTTP/1.1\r\nHost: 80.100.100.31:5001\r\n\r\n`));
     expect(connect).not.toMatch(/^HTTP\/1\.1 2/);
     record({ area: "connecting", tried: "a stranger: a handshake with a guessed nonce; another's rendezvous socket; a relay token nobody gave; CONNECT through a relay", outcome: `refused each (${posed}; ${socketTry}; ${lonely || "closed"}; ${connect || "closed"})`, lost: "nothing", seconds: 0 });

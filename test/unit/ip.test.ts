@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { hostPort, normalizeIp } from "../../common/ip.js";
+import { addressGroup, hostPort, normalizeIp } from "../../common/ip.js";
 
 describe("normalizeIp", () => {
   it.each([
@@ -29,5 +29,17 @@ describe("normalizeIp", () => {
   it("brackets IPv6 in host:port", () => {
     expect(hostPort("::1", 5001)).toBe("[::1]:5001");
     expect(hostPort("127.0.0.2", 5001)).toBe("127.0.0.2:5001");
+  });
+});
+
+describe("addressGroup", () => {
+  it("is an IPv4 address itself, and an IPv6 address's /64 whatever its spelling", () => {
+    expect(addressGroup("198.51.100.7")).toBe("198.51.100.7");
+    expect(addressGroup("::ffff:198.51.100.7")).toBe("198.51.100.7");
+    expect(addressGroup("2001:db8:1:2::5")).toBe("2001:db8:1:2::/64");
+    expect(addressGroup("2001:0DB8:0001:0002:ffff:1:2:3")).toBe("2001:db8:1:2::/64");
+    expect(addressGroup("2001:db8::1")).toBe("2001:db8::/64");
+    expect(addressGroup("2001:db8:1:3::5")).not.toBe(addressGroup("2001:db8:1:2::5"));
+    expect(addressGroup("unknown")).toBe("unknown");
   });
 });

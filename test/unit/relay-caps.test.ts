@@ -6,7 +6,8 @@ import { OneSocketAgent } from "../../peer/connect/one-socket-agent.js";
 import { relayConnect } from "../../peer/connect/relay-client.js";
 import { RelayError } from "../../peer/connect/relay-errors.js";
 import type { RelayOptions } from "../../peer/connect/relay-server.js";
-import { closedSocket, DOWNLOADER_IP, get, RELAY_IP, relayPair, SHARER_IP, startRelay, STRANGER_IP, token, until, type RelayHost } from "../helpers/relay.js";
+import { mintRelayToken, relayTokenKey } from "../../common/relay-token.js";
+import { closedSocket, DOWNLOADER_IP, get, RELAY_IP, RELAY_TOKEN_KEY, relayPair, SHARER_IP, startRelay, STRANGER_IP, token, until, type RelayHost } from "../helpers/relay.js";
 
 /**
  * Who the relay turns away at the door (a bad, spent or stranger's token, a role already there, a full relay)
@@ -32,7 +33,7 @@ afterEach(async () => {
   asked = 0;
 });
 
-async function setUp(options: RelayOptions = {}): Promise<RelayHost> {
+async function setUp(options: Partial<RelayOptions> = {}): Promise<RelayHost> {
   host = await startRelay(options);
   sharer = createServer((req, res) => {
     asked++;
@@ -42,7 +43,7 @@ async function setUp(options: RelayOptions = {}): Promise<RelayHost> {
   return host;
 }
 
-function pair(secret = token()): Promise<Socket> {
+function pair(secret?: string): Promise<Socket> {
   return relayPair(host!, (socket) => sharer!.emit("connection", socket), sockets, secret);
 }
 
@@ -81,16 +82,46 @@ describe("the relay's door", () => {
   it("turns away a malformed token, a missing role and a POST at once, with 400", async () => {
     await setUp();
     expect(await rawUpgrade(`P2P-Relay-Token: ${"A".repeat(32)}\r\nP2P-Relay-Role: connect\r\n`)).toMatch(/^HTTP\/1\.1 400 [^]*bad_token/);
-    expect(await rawUpgrade(`P2P-Relay-Token: ${token()}\r\nP2P-Relay-Token: ${token()}\r\nP2P-Relay-Role: connect\r\n`)).toMatch(/^HTTP\/1\.1 400 [^]*bad_token/);
-    expect(await rawUpgrade(`P2P-Relay-Token: ${token()}\r\n`)).toMatch(/^HTTP\/1\.1 400 [^]*bad_role/);
-    expect(await rawUpgrade(`P2P-Relay-Token: ${token()}\r\nP2P-Relay-Role: connect\r\nContent-Length: 0\r\n`, "POST")).toMatch(/^HTTP\/1\.1 400 [^]*bad_method/);
+    expect(await rawUpgrade(`P2P-Relay-Token: ${await token()}\r\nP2P-Relay-Token: ${await token()}\r\nP2P-Relay-Role: connect\r\n`)).toMatch(/^HTTP\/1\.1 400 [^]*bad_token/);
+    expect(await rawUpgrade(`P2P-Relay-Token: ${await token()}\r\n`)).toMatch(/^HTTP\/1\.1 400 [^]*bad_role/);
+    expect(await rawUpgrade(`P2P-Relay-Token: ${await token()}\r\nP2P-Relay-Role: connect\r\nContent-Length: 0\r\n`, "POST")).toMatch(/^HTTP\/1\.1 400 [^]*bad_method/);
     expect(host!.relay.counters()).toMatchObject({ waiting: 0, pairs: 0, refused: 4 });
+  });
+
+  it("turns away the old 32-hex form of a token with 400", async () => {
+    await setUp();
+    expect(await rawUpgrade(`P2P-Relay-Token: ${randomBytes(16).toString("hex")}\r\nP2P-Relay-Role: connect\r\n`)).toMatch(/^HTTP\/1\.1 400 [^]*bad_token/);
+  });
+
+  it("refuses with 403 bad_token a well-formed token no tracker minted for it: two strangers who agree on one get no pair", async () => {
+    await setUp();
+    const madeUp = randomBytes(24).toString("hex");
+    const [accept, connect] = await Promise.all([refusal(dial(madeUp, "accept", SHARER_IP)), refusal(dial(madeUp, "connect", DOWNLOADER_IP))]);
+    expect(accept).toMatchObject({ code: "RELAY_REFUSED", status: 403, reason: "bad_token" });
+    expect(connect).toMatchObject({ code: "RELAY_REFUSED", status: 403, reason: "bad_token" });
+    // Neither side was ever held waiting for the other.
+    expect(host!.relay.counters()).toMatchObject({ waiting: 0, pairs: 0, pairsTotal: 0, refused: 2 });
+    expect(asked).toBe(0);
+  });
+
+  it("refuses with 403 a token minted for another relay, or one whose minute is over", async () => {
+    await setUp();
+    const otherRelays = await mintRelayToken(await relayTokenKey("another-relay-key-0123456789"), Date.now());
+    const stale = await mintRelayToken(RELAY_TOKEN_KEY, Date.now() - 10 * 60_000);
+    for (const secret of [otherRelays, stale]) {
+      const [accept, connect] = await Promise.all([refusal(dial(secret, "accept", SHARER_IP)), refusal(dial(secret, "connect", DOWNLOADER_IP))]);
+      expect([accept.status, accept.reason, connect.status, connect.reason]).toEqual([403, "bad_token", 403, "bad_token"]);
+    }
+    expect(host!.relay.counters()).toMatchObject({ pairsTotal: 0 });
+    // A token this relay's tracker minted just now makes its pair.
+    await pair(await mintRelayToken(RELAY_TOKEN_KEY, Date.now()));
+    expect(host!.relay.counters()).toMatchObject({ pairs: 1, pairsTotal: 1 });
   });
 
   it("lets a stranger with another token wait for nobody (504 once the wait is over) while a pair is carried", async () => {
     await setUp({ waitMs: 300 });
     const downloader = await pair();
-    const stranger = await refusal(dial(token(), "connect", STRANGER_IP));
+    const stranger = await refusal(dial(await token(), "connect", STRANGER_IP));
     expect(stranger).toMatchObject({ code: "RELAY_REFUSED", status: 504, reason: "no_mate" });
     const agent = new OneSocketAgent(downloader);
     agents.push(agent);
@@ -100,7 +131,7 @@ describe("the relay's door", () => {
 
   it("refuses a token already used (410), during its pair and after it", async () => {
     await setUp();
-    const secret = token();
+    const secret = await token();
     const downloader = await pair(secret);
     expect(await refusal(dial(secret, "connect", STRANGER_IP))).toMatchObject({ status: 410, reason: "token_used" });
     expect(await refusal(dial(secret, "accept", STRANGER_IP))).toMatchObject({ status: 410, reason: "token_used" });
@@ -112,7 +143,7 @@ describe("the relay's door", () => {
 
   it("refuses a second socket of the role already waiting (409), and the first still makes its pair", async () => {
     await setUp();
-    const secret = token();
+    const secret = await token();
     const first = dial(secret, "accept", SHARER_IP);
     await until(() => host!.relay.counters().waiting === 1);
     expect(await refusal(dial(secret, "accept", STRANGER_IP))).toMatchObject({ status: 409, reason: "role_taken" });
@@ -159,16 +190,16 @@ describe("the relay's caps", () => {
     await setUp({ maxPairs: 1 });
     await pair();
     const started = Date.now();
-    const full = await refusal(dial(token(), "accept", STRANGER_IP));
+    const full = await refusal(dial(await token(), "accept", STRANGER_IP));
     expect(full).toMatchObject({ status: 503, reason: "relay_full", retryAfterSec: 10 });
     expect(Date.now() - started).toBeLessThan(1000);
   });
 
   it("holds at most maxWaiting tokens waiting; a place is free again once a waiter leaves", async () => {
     await setUp({ maxWaiting: 2 });
-    const waiters = [token(), token()].map((secret) => refusal(dial(secret, "accept", SHARER_IP)));
+    const waiters = [await token(), await token()].map((secret) => refusal(dial(secret, "accept", SHARER_IP)));
     await until(() => host!.relay.counters().waiting === 2);
-    expect(await refusal(dial(token(), "accept", STRANGER_IP))).toMatchObject({ status: 503, reason: "relay_full" });
+    expect(await refusal(dial(await token(), "accept", STRANGER_IP))).toMatchObject({ status: 503, reason: "relay_full" });
     host!.relay.close();
     for (const waiter of waiters) expect(await waiter).toMatchObject({ status: 503, reason: "relay_stopped" });
     expect(host!.relay.counters().waiting).toBe(0);
@@ -177,7 +208,7 @@ describe("the relay's caps", () => {
   it("frees a waiting place as soon as its peer gives up", async () => {
     await setUp({ maxWaiting: 1 });
     const controller = new AbortController();
-    const waiting = relayConnect({ ip: RELAY_IP, port: host!.port, token: token(), role: "accept", localAddress: SHARER_IP, signal: controller.signal });
+    const waiting = relayConnect({ ip: RELAY_IP, port: host!.port, token: await token(), role: "accept", localAddress: SHARER_IP, signal: controller.signal });
     await until(() => host!.relay.counters().waiting === 1);
     controller.abort();
     expect(await refusal(waiting)).toMatchObject({ code: "RELAY_ABORTED" });
@@ -189,8 +220,8 @@ describe("the relay's caps", () => {
     await setUp({ maxPairsPerAddress: 1 });
     await pair();
     // The sharer's and the downloader's addresses each take part in one pair already.
-    expect(await refusal(dial(token(), "accept", SHARER_IP))).toMatchObject({ status: 503, reason: "relay_full" });
-    const secret = token();
+    expect(await refusal(dial(await token(), "accept", SHARER_IP))).toMatchObject({ status: 503, reason: "relay_full" });
+    const secret = await token();
     const waiting = dial(secret, "accept", STRANGER_IP);
     await until(() => host!.relay.counters().waiting === 1);
     expect(await refusal(dial(secret, "connect", DOWNLOADER_IP))).toMatchObject({ status: 503, reason: "relay_full" });
@@ -216,7 +247,7 @@ describe("the relay's caps", () => {
     const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === "Timeout").length;
     const before = timers();
     const downloader = await pair();
-    await refusal(dial(token(), "accept", STRANGER_IP));
+    await refusal(dial(await token(), "accept", STRANGER_IP));
     downloader.destroy();
     await until(() => host!.relay.counters().pairs === 0);
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -238,6 +269,6 @@ describe("the relay's caps", () => {
     host!.relay.close();
     host!.relay.close();
     await closedSocket(downloader);
-    expect(await refusal(dial(token(), "accept", SHARER_IP))).toMatchObject({ status: 503, reason: "relay_stopped" });
+    expect(await refusal(dial(await token(), "accept", SHARER_IP))).toMatchObject({ status: 503, reason: "relay_stopped" });
   });
 });

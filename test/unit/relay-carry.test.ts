@@ -55,7 +55,7 @@ afterEach(async () => {
   seen = [];
 });
 
-async function setUp(options: RelayOptions = {}): Promise<{ downloader: Socket; agent: OneSocketAgent }> {
+async function setUp(options: Partial<RelayOptions> = {}): Promise<{ downloader: Socket; agent: OneSocketAgent }> {
   host = await startRelay(options);
   const server = createPublicServer({ lookup: (sha1) => (sha1 === share.sha1 ? share : undefined) });
   server.on("request", (req: { url?: string }) => seen.push(req.url ?? ""));
@@ -180,7 +180,7 @@ describe("a relayed socket's life", () => {
     const server = createPublicServer({ lookup: (sha1) => (sha1 === share.sha1 ? share : undefined) });
     server.on("request", (req: { url?: string }) => seen.push(req.url ?? ""));
     sharerServer = server;
-    const secret = token();
+    const secret = await token();
     const downloader = connect({ host: RELAY_IP, port: host.port, localAddress: DOWNLOADER_IP });
     sockets.add(downloader);
     await new Promise((resolve) => downloader.once("connect", resolve));

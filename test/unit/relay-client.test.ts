@@ -6,7 +6,7 @@ import { RelayError } from "../../peer/connect/relay-errors.js";
 /** relayConnect against a raw TCP server that answers whatever the test says: every way a relay may answer. */
 
 const IP = "127.0.91.5";
-const TOKEN = "0123456789abcdef0123456789abcdef";
+const TOKEN = "0123456789abcdef0123456789abcdef0123456789abcdef";
 
 let server: Server | undefined;
 const sockets = new Set<Socket>();
@@ -78,6 +78,15 @@ describe("relayConnect", () => {
   it("times out on a relay that says nothing (RELAY_TIMEOUT)", async () => {
     const port = await relayAnswering(null);
     expect(await failure(ask(port, { timeoutMs: 200 }))).toMatchObject({ code: "RELAY_TIMEOUT" });
+  });
+
+  it("never sends a token that is not 48 lowercase hex (it goes into the head as it is): RELAY_PROTOCOL, nothing written", async () => {
+    const port = await relayAnswering(null);
+    for (const token of [TOKEN.slice(0, 32), TOKEN.toUpperCase(), `${TOKEN}\r\nX-Injected: 1`]) {
+      expect(await failure(ask(port, { token }))).toMatchObject({ code: "RELAY_PROTOCOL" });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(request).toBe("");
   });
 
   it("fails on a relay that is not there (RELAY_UNREACHABLE)", async () => {

@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import fc from "fast-check";
 import { afterEach, describe, expect, it } from "vitest";
-import { SECRET_PATTERN } from "../../common/rendezvous-wire.js";
+import { RELAY_TOKEN_PATTERN } from "../../common/rendezvous-wire.js";
 import { isRelayable } from "../../peer/connect/relay-route.js";
 import { isRefusal, parseRelayAsk, refusalBytes } from "../../peer/connect/relay-upgrade.js";
 import { RELAY_IP, startRelay, STRANGER_IP, type RelayHost } from "../helpers/relay.js";
@@ -9,15 +9,15 @@ import { RELAY_IP, startRelay, STRANGER_IP, type RelayHost } from "../helpers/re
 /** The relay's parsing of what strangers send, fuzzed: at the door (upgrade heads) and inside a pair (routes). */
 
 const SHA1 = "0123456789abcdef0123456789abcdef01234567";
-const hexToken = fc.stringMatching(/^[0-9a-f]{32}$/);
+const hexToken = fc.oneof(fc.stringMatching(/^[0-9a-f]{48}$/), fc.stringMatching(/^[0-9a-f]{32}$/));
 const anyText = fc.string({ maxLength: 80, unit: "binary-ascii" });
 
 describe("parseRelayAsk", () => {
-  it("takes exactly a GET with a 32-hex token and a known role", () => {
+  it("takes exactly a GET with a 48-hex token and a known role", () => {
     fc.assert(
       fc.property(fc.constantFrom("GET", "POST", "HEAD", "get"), fc.oneof(hexToken, anyText), fc.oneof(fc.constantFrom("accept", "connect", "Accept", "accept, connect"), anyText), (method, token, role) => {
         const ask = parseRelayAsk(method, { "p2p-relay-token": token, "p2p-relay-role": role });
-        const valid = method === "GET" && SECRET_PATTERN.test(token) && (role === "accept" || role === "connect");
+        const valid = method === "GET" && RELAY_TOKEN_PATTERN.test(token) && (role === "accept" || role === "connect");
         expect(isRefusal(ask)).toBe(!valid);
         if (isRefusal(ask)) expect(refusalBytes(ask).toString("latin1")).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n[^]*Connection: close\r\n\r\n\{/);
       }),
