@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { TrackerClient as Client } from "../tracker-client/tracker-client.js";
 import { normalizeIp } from "../../common/ip.js";
+import { RELAY_TOKEN_PATTERN } from "../../common/rendezvous-wire.js";
 import { mayPointAt } from "../sources/address-scope.js";
 import { ConnectError } from "./connect-error.js";
 import { Ladder, type Step } from "./ladder.js";
@@ -40,8 +41,6 @@ function nonce(): string {
   return randomBytes(16).toString("hex");
 }
 
-/** Relay tokens are lowercase hex (docs/protocol.md §1.4); anything else never reaches a request head. */
-const TOKEN = /^[0-9a-f]{32,64}$/;
 
 /**
  * Where a tracker's punch or relay reply says to connect, checked before any connection: an IP address (no
@@ -102,7 +101,7 @@ export function reachSteps(context: StepContext): Step[] {
     open: async (signal) => {
       const reply = await tracker.relay(peerId, signal);
       const meet = checkTarget(tracker.baseUrl, reply.ip, reply.port);
-      if (typeof reply.token !== "string" || !TOKEN.test(reply.token)) throw new ConnectError("BAD_TARGET", `the tracker ${tracker.baseUrl} sent a malformed relay token`);
+      if (typeof reply.token !== "string" || !RELAY_TOKEN_PATTERN.test(reply.token)) throw new ConnectError("BAD_TARGET", `the tracker ${tracker.baseUrl} sent a malformed relay token`);
       return relayConnect({
         ip: meet.ip,
         port: meet.port,
