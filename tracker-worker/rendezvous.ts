@@ -28,13 +28,14 @@ import { KeyedWindowCounter, WindowCounter } from "./window-counter.js";
 export const ADDRESS_HEADER = "P2P-Connection-Address";
 
 /** Orders one peer is sent per window: enough for a busy downloader's retries, too few to flood the peer. */
-const ORDERS_PER_WINDOW = 30;
+export const ORDERS_PER_WINDOW = 60;
 /**
  * Of those, what one asker (an address; for IPv6 its /64) may have sent: checked first, so that a stranger
  * who asks again and again spends only its own share and the peer's other downloaders still get through.
- * A downloader asks for at most a few sockets to one peer at once (its dialer caps them at 4).
+ * A downloader asks for at most 4 sockets to one peer at once, the first trying up to three ways (reverse,
+ * punch, relay) and the rest the one that worked: 6 orders, and as many again for sockets the peer closed.
  */
-export const ORDERS_PER_ASKER = 6;
+export const ORDERS_PER_ASKER = 12;
 const ORDER_WINDOW_MS = 10_000;
 /** Bad frames a socket may send before it is closed: a bug gets a few, a flood gets the door. */
 const MAX_BAD_FRAMES = 5;

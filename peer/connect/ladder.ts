@@ -58,7 +58,22 @@ export class Ladder {
     return this.worked === null ? tried : [this.worked, ...tried];
   }
 
+  /**
+   * One dial at a time: the peer's first socket finds the way (and the tracker is asked at most once per way),
+   * the next ones take it straight away rather than each trying every way at once.
+   */
   dial(signal?: AbortSignal): Promise<Socket> {
+    const turn = this.turn.then(() => this.dialNow(signal));
+    this.turn = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  private turn: Promise<void> = Promise.resolve();
+
+  private dialNow(signal?: AbortSignal): Promise<Socket> {
     const order = this.order();
     const attempts: Attempt[] = [];
     if (signal?.aborted === true || order.length === 0) return Promise.reject(new NoPathError(attempts));

@@ -38,10 +38,16 @@ const MIN_INTERVAL_MS = 1000;
 const MAX_INTERVAL_MS = 3600_000;
 const MAX_RETRY_MS = 60_000;
 
+/** How soon to offer again when the reply had no dial-back verdict yet (the tracker waits 1 s, dials for 3 s). */
+const VERDICT_RECHECK_MS = 4_000;
+const MAX_VERDICT_RECHECKS = 3;
+
 interface Offered {
   target: RelayTracker;
   health: RelayOfferHealth;
   failures: number;
+  /** Early offers made to learn the dial-back's verdict. */
+  rechecks: number;
   timer: NodeJS.Timeout | null;
 }
 
@@ -65,6 +71,7 @@ export class RelayOffers {
       target,
       health: { url: target.tracker.baseUrl, ...(target.tracker.family === undefined ? {} : { family: target.tracker.family }), ok: null, reachable: null, lastOfferAt: null, lastError: null },
       failures: 0,
+      rechecks: 0,
       timer: null,
     }));
   }
@@ -137,6 +144,12 @@ export class RelayOffers {
       offered.failures = 0;
       Object.assign(health, { ok: true, reachable: reply.reachable, lastOfferAt: new Date().toISOString(), lastError: null });
       delayMs = Math.min(Math.max(reply.interval * 1000, MIN_INTERVAL_MS), MAX_INTERVAL_MS);
+      // The tracker's dial-back was still running: the relay is handed out only once it is known reachable,
+      // so the verdict is fetched in seconds, not at the interval (a few times, as announces do).
+      if (reply.reachable === null && offered.rechecks < MAX_VERDICT_RECHECKS) {
+        offered.rechecks++;
+        delayMs = Math.min(delayMs, VERDICT_RECHECK_MS);
+      }
     } catch (error) {
       offered.failures++;
       const why = error instanceof Error ? error.message : String(error);

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { homeRouterUnavailable, Internet, nft, nftOut, TRACKER_IP, type Router } from "../helpers/home-router.js";
 import type { Machine, MachineProcess } from "../helpers/netns.js";
 import { record } from "../helpers/report.js";
@@ -27,7 +27,7 @@ interface PeerReport {
 
 interface ConnectStatus {
   rendezvous: { tracker: string; state: string; orders: Record<string, number> }[];
-  relay: { pairsNow: number; pairsTotal: number; bytes: number; refused: number } | null;
+  relay: { pairs: number; pairsTotal: number; bytes: number; refused: number; offered: { reachable: boolean | null }[] } | null;
 }
 
 describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (skipped: ${skip})`}`, () => {
@@ -75,6 +75,18 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     if (dir !== "") await rm(dir, { recursive: true, force: true });
   });
 
+  /** The daemons of the case running: stopped after it however it ended, as the next case needs their ports. */
+  const caseDaemons: MachineProcess[] = [];
+  afterEach(async () => {
+    await stop(caseDaemons.splice(0));
+  });
+
+  /** Stops daemons a case started, whether it passed or not: the next case needs their ports. */
+  const stop = async (procs: MachineProcess[]): Promise<(number | null)[]> => {
+    for (const proc of procs) if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGTERM");
+    return Promise.all(procs.map((proc) => proc.exited));
+  };
+
   const until = async (what: string, check: () => Promise<boolean> | boolean, limitMs: number): Promise<void> => {
     const deadline = Date.now() + limitMs;
     while (!(await check())) {
@@ -102,6 +114,7 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     const data = join(dir, `data-${name}`);
     const proc = net.p2p(host, ["--tracker", tracker, "--data-dir", data, "daemon", "--no-port-mapping", ...extra]);
     running.push(proc);
+    caseDaemons.push(proc);
     await proc.ready(/daemon ready/, 15_000);
     return { data, proc };
   };
@@ -139,8 +152,7 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     expect(peer.host).toBe(r1.wan);
     expect((await connectStatus(r1.hosts[0]!, sharer.data)).rendezvous[0]?.orders["reverse"]).toBeGreaterThan(0);
     record({ area: "connecting", tried: "sharer behind a router without port mapping, downloader public", outcome: `reversed, byte-identical; first byte after ${peer.firstByteMs} ms`, lost: "nothing", seconds });
-    for (const proc of [sharer.proc, getter.proc]) proc.child.kill("SIGTERM");
-    for (const proc of [sharer.proc, getter.proc]) expect(await proc.exited, proc.log()).toBe(0);
+    expect(await stop([sharer.proc, getter.proc])).toEqual([0, 0]);
   });
 
   it("both behind routers without mapping that keep ports: punched", async () => {
@@ -150,15 +162,15 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     expect(peer.path).toBe("punched");
     expect(peer.host).toBe(r2.wan);
     record({ area: "connecting", tried: "sharer and downloader each behind a router without mapping that keeps ports", outcome: `punched (TCP simultaneous open), byte-identical; first byte after ${peer.firstByteMs} ms`, lost: "nothing", seconds });
-    for (const proc of [sharer.proc, getter.proc]) proc.child.kill("SIGTERM");
-    for (const proc of [sharer.proc, getter.proc]) expect(await proc.exited, proc.log()).toBe(0);
+    expect(await stop([sharer.proc, getter.proc])).toEqual([0, 0]);
   });
 
   it("both behind routers that randomise ports: relayed by a public peer run with --relay, which dials nobody", async () => {
     // Count every connection the relay's host opens: to anything but the tracker there must be none.
     nft(relay.ns, `table inet count {\n chain output {\n  type filter hook output priority 0; policy accept;\n  ip daddr != ${TRACKER_IP} tcp flags & (syn | ack) == syn counter\n }\n}\n`);
     const relayed = await daemon(relay, "relay", ["--relay"]);
-    await until("the relay is offered and checked", async () => (await connectStatus(relay, relayed.data)).relay !== null, 10_000);
+    // Handed out only once the tracker's dial-back reached it.
+    await until("the relay is offered and found reachable", async () => (await connectStatus(relay, relayed.data)).relay?.offered[0]?.reachable === true, 15_000);
     const sharer = await sharerBehind(r4, "relay-sharer");
     const getter = await daemon(r5.hosts[0]!, "relay-getter");
     const { peer, seconds } = await downloadVia(r5.hosts[0]!, getter.data, "relayed");
@@ -168,8 +180,7 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     expect(status.relay?.bytes).toBeGreaterThanOrEqual(SIZE);
     expect(Number(/packets (\d+)/.exec(nftOut(relay.ns, ["list", "chain", "inet", "count", "output"]))?.[1] ?? "-1")).toBe(0);
     record({ area: "connecting", tried: "sharer and downloader each behind a router that randomises ports; a relay on the public segment", outcome: `relayed (no punch got through the random ports first), byte-identical; first byte after ${peer.firstByteMs} ms; the relay opened no connection`, lost: "nothing", seconds });
-    for (const proc of [sharer.proc, getter.proc, relayed.proc]) proc.child.kill("SIGTERM");
-    for (const proc of [sharer.proc, getter.proc, relayed.proc]) expect(await proc.exited, proc.log()).toBe(0);
+    expect(await stop([sharer.proc, getter.proc, relayed.proc])).toEqual([0, 0, 0]);
   });
 
   it("a stranger cannot pose as a reversed peer, hold another's rendezvous socket, or use a relay", async () => {
@@ -196,7 +207,6 @@ describe.skipIf(skip !== null)(`every pair connects${skip === null ? "" : ` (ski
     const connect = await node(stranger, ask(relay.address, 5001, `CONNECT 80.100.100.31:5001 HTTP/1.1\r\nHost: 80.100.100.31:5001\r\n\r\n`));
     expect(connect).not.toMatch(/^HTTP\/1\.1 2/);
     record({ area: "connecting", tried: "a stranger: a handshake with a guessed nonce; another's rendezvous socket; a relay token nobody gave; CONNECT through a relay", outcome: `refused each (${posed}; ${socketTry}; ${lonely || "closed"}; ${connect || "closed"})`, lost: "nothing", seconds: 0 });
-    for (const proc of [getter.proc, relayed.proc]) proc.child.kill("SIGTERM");
-    for (const proc of [getter.proc, relayed.proc]) expect(await proc.exited, proc.log()).toBe(0);
+    expect(await stop([getter.proc, relayed.proc])).toEqual([0, 0]);
   });
 });

@@ -91,3 +91,15 @@ describe("the ladder's staggered start", () => {
     expect(late!.destroyed).toBe(true);
   });
 });
+
+describe("the ladder's dials one at a time", () => {
+  it("lets the first socket find the way, and the next ones take it without trying the others", async () => {
+    const reversed = step("reversed", () => true);
+    const punched = step("punched", () => false);
+    const relayed = step("relayed", () => false);
+    const ladder = new Ladder([reversed, punched, relayed], 50);
+    const sockets = await Promise.all([ladder.dial(), ladder.dial(), ladder.dial(), ladder.dial()]);
+    for (const socket of sockets) socket.destroy();
+    expect([reversed.tries, punched.tries, relayed.tries]).toEqual([1, 4, 0]);
+  });
+});

@@ -2,6 +2,7 @@ import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { SECRET_PATTERN } from "../../common/rendezvous-wire.js";
 import { errorCode, identity, isOrder, NONCE, openSocket, post } from "./rendezvous-helpers.js";
+import { ORDERS_PER_ASKER, ORDERS_PER_WINDOW } from "../../tracker-worker/rendezvous.js";
 
 describe("orders through the Rendezvous socket", () => {
   it("reverse: the order carries the asker's connection address, never one from the body", async () => {
@@ -65,38 +66,38 @@ describe("orders through the Rendezvous socket", () => {
     }
   });
 
-  it("bounds what one asker may have a peer sent (6 in 10 s, an IPv6 /64 as one) before the peer's own budget, so others still get through", async () => {
+  it("bounds what one asker may have a peer sent (12 in 10 s, an IPv6 /64 as one) before the peer's own budget, so others still get through", async () => {
     const { key, peerId } = await identity("order-asker-budget");
     const socket = await openSocket(peerId, key, "10.31.0.6");
     const reverse = (ip: string): Promise<Response> => post(`/v1/peers/${peerId}/reverse`, { port: 7000, nonce: NONCE }, ip);
-    for (let i = 0; i < 6; i++) expect((await reverse("10.31.3.1")).status).toBe(202);
+    for (let i = 0; i < ORDERS_PER_ASKER; i++) expect((await reverse("10.31.3.1")).status).toBe(202);
     const over = await reverse("10.31.3.1");
     expect(over.status).toBe(429);
     expect(await errorCode(over)).toBe("order_limit");
     expect(Number(over.headers.get("Retry-After"))).toBeGreaterThanOrEqual(1);
     // A punch counts against the same share (and so does a relay ask, once a relay is picked).
     expect((await post(`/v1/peers/${peerId}/punch`, { port: 7000, nonce: NONCE }, "10.31.3.1")).status).toBe(429);
-    // The stranger keeps asking: it spends nothing of the peer's budget, whose other 24 orders still go out.
+    // The stranger keeps asking: it spends nothing of the peer's budget, whose other orders still go out.
     for (let i = 0; i < 20; i++) expect((await reverse("10.31.3.1")).status).toBe(429);
-    for (let i = 0; i < 24; i++) expect((await reverse(`10.31.4.${i + 1}`)).status).toBe(202);
+    for (let i = 0; i < ORDERS_PER_WINDOW - ORDERS_PER_ASKER; i++) expect((await reverse(`10.31.4.${i + 1}`)).status).toBe(202);
     expect((await reverse("10.31.4.200")).status).toBe(429);
-    for (let i = 0; i < 30; i++) await socket.next();
+    for (let i = 0; i < ORDERS_PER_WINDOW; i++) await socket.next();
     socket.ws.close(1000);
 
-    // An IPv6 asker is counted by its /64: other addresses in it share its six.
+    // An IPv6 asker is counted by its /64: other addresses in it share its budget.
     const six = await identity("order-asker-budget6");
     const socket6 = await openSocket(six.peerId, six.key, "2001:db8:31::6");
     const reverse6 = (ip: string): Promise<Response> => post(`/v1/peers/${six.peerId}/reverse`, { port: 7000, nonce: NONCE }, ip);
-    for (let i = 0; i < 6; i++) expect((await reverse6(`2001:db8:31:1::${i + 1}`)).status).toBe(202);
+    for (let i = 0; i < ORDERS_PER_ASKER; i++) expect((await reverse6(`2001:db8:31:1::${i + 1}`)).status).toBe(202);
     expect((await reverse6("2001:db8:31:1:ffff::1")).status).toBe(429);
     expect((await reverse6("2001:db8:31:2::1")).status).toBe(202);
     socket6.ws.close(1000);
   });
 
-  it("bounds the orders one peer is sent: 429 order_limit with Retry-After past 30 in 10 s", async () => {
+  it("bounds the orders one peer is sent: 429 order_limit with Retry-After past 60 in 10 s", async () => {
     const { key, peerId } = await identity("order-budget");
     const socket = await openSocket(peerId, key, "10.31.0.5");
-    for (let i = 0; i < 30; i++) {
+    for (let i = 0; i < ORDERS_PER_WINDOW; i++) {
       // From many askers: the bound is the peer's, not an address's.
       expect((await post(`/v1/peers/${peerId}/reverse`, { port: 7000, nonce: NONCE }, `10.31.1.${i + 1}`)).status).toBe(202);
     }
