@@ -80,8 +80,9 @@ export class Relay {
   constructor(options: RelayOptions) {
     this.tokenKey = options.tokenKey;
     this.options = {
-      maxPairs: options.maxPairs ?? 16,
-      maxPairsPerAddress: options.maxPairsPerAddress ?? 4,
+      maxPairs: options.maxPairs ?? 32,
+      // A downloader relaying from two peers holds up to 8 pairs (4 connections to each).
+      maxPairsPerAddress: options.maxPairsPerAddress ?? 8,
       maxBytesPerPair: options.maxBytesPerPair ?? 1024 ** 3,
       maxSecondsPerPair: options.maxSecondsPerPair ?? 600,
       maxWaiting: options.maxWaiting ?? 64,

@@ -70,32 +70,50 @@ interface Round {
   anyTransient: boolean;
 }
 
+/** A peer that has not answered the manifest by now gets the next one asked beside it (at most MAX_ASKED at once). */
+const STAGGER_MS = 1_000;
+const MAX_ASKED = 3;
+
 /**
  * One pass over the peers: `candidates` first (complete ones first), then any another source named
  * meanwhile; once those run out, the sources still answering are waited for: a tracker listing only stale
- * peers must not fail a download that another tracker's peers can serve.
+ * peers must not fail a download that another tracker's peers can serve. A peer slow to answer (one reached
+ * through the tracker takes a few seconds to find its way, a loaded one stalls) does not hold the others up:
+ * after STAGGER_MS the next is asked beside it, and the first manifest that checks out is taken.
  */
 async function askEveryPeer(sha1: string, recordedId: string | null, pool: PeerPool, candidates: string[], limits: FetchLimits, signal: AbortSignal | undefined): Promise<Round> {
   const problems: string[] = [];
   const tried = new Set<string>();
   let anyTransient = false;
+  let found: Manifest | null = null;
+  const asking = new Set<Promise<void>>();
   const next = (): string | undefined => [...candidates, ...pool.connections.keys()].find((key) => !tried.has(key));
-  for (;;) {
-    throwIfCancelled(signal);
-    let key = next();
-    if (key === undefined) {
-      await pool.sourcesAnswered();
-      key = next();
-    }
-    if (key === undefined) break;
-    tried.add(key);
+  const ask = async (key: string): Promise<void> => {
     try {
       const body = await pool.get(key).small(`/v1/files/${sha1}/manifest`, limits, MAX_MANIFEST_BYTES);
-      return { manifest: parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId), tried: tried.size, problems, anyTransient };
+      found ??= parseManifest(JSON.parse(body.toString("utf8")) as unknown, sha1, recordedId);
     } catch (error) {
       anyTransient ||= transient(error);
       problems.push(`${key}: ${error instanceof Error ? error.message : String(error)}`);
     }
+  };
+  while (found === null) {
+    throwIfCancelled(signal);
+    let key = next();
+    if (key === undefined && asking.size === 0) {
+      await pool.sourcesAnswered();
+      key = next();
+      if (key === undefined) break;
+    }
+    if (key !== undefined && asking.size < MAX_ASKED) {
+      tried.add(key);
+      const asked: Promise<void> = ask(key).finally(() => asking.delete(asked));
+      asking.add(asked);
+    }
+    // Until one of those answers, or it is time to ask one more beside them.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([...asking, new Promise<void>((done) => (timer = setTimeout(done, STAGGER_MS)))]);
+    clearTimeout(timer);
   }
-  return { manifest: null, tried: tried.size, problems, anyTransient };
+  return { manifest: found, tried: tried.size, problems, anyTransient };
 }

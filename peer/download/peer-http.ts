@@ -31,7 +31,7 @@ export interface PeerAddress {
  */
 /**
  * Connections at once to a peer reached through a Dialer: each costs a tracker order and, relayed, one of the
- * relay's pairs (4 per address by default), so a downloader's window shares a few rather than opening one per
+ * relay's pairs (8 per address by default), so a downloader's window shares a few rather than opening one per
  * request: 2 for chunks (what a peer in a swarm is asked at once anyway) and 2 for the small requests
  * (manifest, `/have`, `/peers`), at most 4 in all.
  */

@@ -86,7 +86,7 @@ export function addServeOptions(command: Command): Command {
     .option("--max-download-rate <rate>", `limit on what the daemon's downloads read, ${RATE_HELP}`, parseRateOption)
     .option("--upload-slots <n>", "peers sent file data at once; the rest are told to ask again (503, Retry-After)", parsePositiveInt, 8)
     .option("--relay", "also relay for peers that cannot reach each other: peer traffic only, within the caps below; offered to the trackers once they reach this daemon")
-    .option("--relay-pairs <n>", "relayed pairs at once", parsePositiveInt, 16)
+    .option("--relay-pairs <n>", "relayed pairs at once", parsePositiveInt, 32)
     .option("--relay-pair-mb <n>", "MiB one relayed pair may carry before it is closed", parsePositiveInt, 1024)
     .option("--relay-pair-seconds <n>", "seconds one relayed pair may last", parsePositiveInt, 600);
 }
