@@ -75,6 +75,11 @@ function formatIpv6(groups: number[]): string {
   return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
 }
 
+/** A TCP or UDP port a peer can be reached at: a whole number 1-65535 (0 is "any", never a peer's). */
+export function isPort(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 1 && value <= 65535;
+}
+
 /** The canonical text of an address, or null when `raw` is not one. */
 export function normalizeIp(raw: string): string | null {
   const text = raw.trim().replace(/^\[(.*)\]$/, "$1");

@@ -97,6 +97,22 @@ export interface ReverseReply {
 /** Bodies of the rendezvous requests and frames on the socket are small; anything larger is refused or ignored. */
 export const MAX_RENDEZVOUS_BODY_BYTES = 1024;
 export const MAX_FRAME_BYTES = 1024;
+
+/**
+ * A rendezvous frame read as a JSON object, on either side of the socket: null for anything over
+ * MAX_FRAME_BYTES of UTF-8, not JSON, or not an object. What its fields must be is each reader's own check.
+ */
+export function frameObject(frame: string): Record<string, unknown> | null {
+  // A UTF-16 length over the limit is at least that many UTF-8 bytes; under it, count the bytes.
+  if (frame.length > MAX_FRAME_BYTES || new TextEncoder().encode(frame).byteLength > MAX_FRAME_BYTES) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(frame);
+  } catch {
+    return null;
+  }
+  return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
 /** How long `POST .../punch` waits for the peer's `punch-ready`. */
 export const PUNCH_READY_WAIT_MS = 3000;
 /** Close codes of the Rendezvous socket: a newer socket of the same peer took over; the socket sent too many bad frames. */

@@ -1,4 +1,5 @@
 import type { RelayOfferReply } from "../../common/rendezvous-wire.js";
+import { VerdictRecheck } from "../tracker-client/verdict-recheck.js";
 import type { Identity } from "../daemon/identity.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
 
@@ -38,16 +39,12 @@ const MIN_INTERVAL_MS = 1000;
 const MAX_INTERVAL_MS = 3600_000;
 const MAX_RETRY_MS = 60_000;
 
-/** How soon to offer again when the reply had no dial-back verdict yet (the tracker waits 1 s, dials for 3 s). */
-const VERDICT_RECHECK_MS = 4_000;
-const MAX_VERDICT_RECHECKS = 3;
-
 interface Offered {
   target: RelayTracker;
   health: RelayOfferHealth;
   failures: number;
-  /** Early offers made to learn the dial-back's verdict. */
-  rechecks: number;
+  /** Early offers to learn the dial-back's verdict. */
+  verdict: VerdictRecheck;
   timer: NodeJS.Timeout | null;
 }
 
@@ -71,7 +68,7 @@ export class RelayOffers {
       target,
       health: { url: target.tracker.baseUrl, ...(target.tracker.family === undefined ? {} : { family: target.tracker.family }), ok: null, reachable: null, lastOfferAt: null, lastError: null },
       failures: 0,
-      rechecks: 0,
+      verdict: new VerdictRecheck(),
       timer: null,
     }));
   }
@@ -98,6 +95,8 @@ export class RelayOffers {
   setPort(port: number): void {
     if (port === this.port) return;
     this.port = port;
+    // A new port gets its own dial-back: its verdict is fetched soon too.
+    for (const offered of this.offered) offered.verdict.reset();
     if (this.closed || !this.started) return;
     for (const offered of this.offered) {
       if (offered.timer === null) continue;
@@ -144,12 +143,8 @@ export class RelayOffers {
       offered.failures = 0;
       Object.assign(health, { ok: true, reachable: reply.reachable, lastOfferAt: new Date().toISOString(), lastError: null });
       delayMs = Math.min(Math.max(reply.interval * 1000, MIN_INTERVAL_MS), MAX_INTERVAL_MS);
-      // The tracker's dial-back was still running: the relay is handed out only once it is known reachable,
-      // so the verdict is fetched in seconds, not at the interval (a few times, as announces do).
-      if (reply.reachable === null && offered.rechecks < MAX_VERDICT_RECHECKS) {
-        offered.rechecks++;
-        delayMs = Math.min(delayMs, VERDICT_RECHECK_MS);
-      }
+      // The relay is handed out only once the tracker knows it reachable.
+      delayMs = offered.verdict.next(delayMs, reply.reachable);
     } catch (error) {
       offered.failures++;
       const why = error instanceof Error ? error.message : String(error);

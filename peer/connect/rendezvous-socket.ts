@@ -1,7 +1,7 @@
 import WebSocket from "ws";
-import type { RendezvousAnswer, RendezvousOrder } from "../../common/rendezvous-wire.js";
+import { MAX_FRAME_BYTES, type RendezvousAnswer, type RendezvousOrder } from "../../common/rendezvous-wire.js";
 import type { Identity } from "../daemon/identity.js";
-import { MAX_ORDER_BYTES, parseOrder } from "./rendezvous-order.js";
+import { parseOrder } from "./rendezvous-order.js";
 
 /**
  * The WebSocket an unreachable daemon keeps open to one tracker's rendezvous object (docs/protocol.md §1.4),
@@ -86,7 +86,7 @@ export class RendezvousSocket {
     const socket = new WebSocket(socketUrl(this.tracker, this.identity.peerId), {
       headers: { authorization: `Bearer ${this.identity.key}` },
       handshakeTimeout: HANDSHAKE_MS,
-      maxPayload: MAX_ORDER_BYTES,
+      maxPayload: MAX_FRAME_BYTES,
       perMessageDeflate: false,
       followRedirects: false,
     });

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { TrackerClient as Client } from "../tracker-client/tracker-client.js";
-import { normalizeIp } from "../../common/ip.js";
+import { isPort, normalizeIp } from "../../common/ip.js";
 import { RELAY_TOKEN_PATTERN } from "../../common/rendezvous-wire.js";
 import { mayPointAt } from "../sources/address-scope.js";
 import { ConnectError } from "./connect-error.js";
@@ -51,7 +51,7 @@ function nonce(): string {
 export function checkTarget(tracker: string, ip: unknown, port: unknown): { ip: string; port: number } {
   const address = typeof ip === "string" ? normalizeIp(ip) : null;
   if (address === null) throw new ConnectError("BAD_TARGET", `the tracker ${tracker} named ${JSON.stringify(ip)}, not an IP address`);
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConnectError("BAD_TARGET", `the tracker ${tracker} named port ${JSON.stringify(port)}`);
+  if (!isPort(port)) throw new ConnectError("BAD_TARGET", `the tracker ${tracker} named port ${JSON.stringify(port)}`);
   const trackerHost = new URL(tracker).hostname.replace(/^\[(.*)\]$/, "$1");
   if (!mayPointAt(trackerHost, address)) throw new ConnectError("BAD_TARGET", `the tracker ${tracker} may not send this machine to ${address}`);
   return { ip: address, port };

@@ -1,4 +1,5 @@
 import type { AnnounceEvent, AnnouncedAs } from "../../common/wire.js";
+import { VerdictRecheck } from "../tracker-client/verdict-recheck.js";
 import type { Share } from "../state/share-registry.js";
 import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import type { Identity } from "./identity.js";
@@ -32,10 +33,6 @@ function inProgress(item: Announced): item is InProgress {
 }
 
 /** How announcing to one tracker went, for `p2p status`: the last announce, and the last that worked. */
-/** How soon to announce again when the tracker's reply had no dial-back verdict yet (it waits 1 s, dials for 3 s). */
-const VERDICT_RECHECK_MS = 4_000;
-const MAX_VERDICT_RECHECKS = 3;
-
 export interface TrackerHealth {
   url: string;
   /** The address family this announcer's requests use, when the daemon announces over both (announce-families.ts). */
@@ -150,13 +147,13 @@ export class Announcer {
     this.port = port;
     this.mapped = mapped;
     // A new port gets its own dial-back: learn its verdict soon too.
-    this.verdictRechecks = 0;
+    this.verdict.reset();
     if (this.closed) return;
     for (const item of [...this.items.values()]) void this.start(item);
   }
 
-  /** Early re-announces made to learn the dial-back's verdict (VERDICT_RECHECK_MS). */
-  private verdictRechecks = 0;
+  /** Early re-announces to learn the dial-back's verdict: per tracker, not per share. */
+  private readonly verdict = new VerdictRecheck();
 
   /** Whether `port` is a mapping made on the home router (announced as `mapped`, reported as the path). */
   private mapped = false;
@@ -197,13 +194,8 @@ export class Announcer {
       Object.assign(this.health, { ok: true, lastAnnounceAt: at, lastSuccessAt: at });
       const seenAs = announcedAs(reply.you);
       if (seenAs !== undefined) this.health.seenAs = seenAs;
-      // The tracker's dial-back was still running: its verdict comes with the next announce, which for an
-      // unreachable daemon decides whether it holds a rendezvous socket; so that one comes in seconds, not at
-      // the interval (a few times per tracker, not per share, and never again once a verdict came).
-      if (seenAs?.reachable === null && this.verdictRechecks < MAX_VERDICT_RECHECKS) {
-        this.verdictRechecks++;
-        delayMs = Math.min(delayMs, VERDICT_RECHECK_MS);
-      } else if (seenAs !== undefined && seenAs.reachable !== null) this.verdictRechecks = MAX_VERDICT_RECHECKS;
+      // For an unreachable daemon the verdict decides whether it holds a rendezvous socket.
+      delayMs = this.verdict.next(delayMs, seenAs?.reachable);
     } catch (error) {
       const failures = (this.failures.get(share.sha1) ?? 0) + 1;
       this.failures.set(share.sha1, failures);

@@ -115,11 +115,6 @@ export class ChunkSocket {
   }
 
   /** Whether this connection can take another request. */
-  /** The connection ended (either side closed it, or a failure did). */
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
   get idle(): boolean {
     return this.state === "idle" && this.reusable && !this.closed;
   }

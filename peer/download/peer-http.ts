@@ -227,7 +227,7 @@ export class PeerConnection {
       const signal = AbortSignal.any([stop.signal, this.closing.signal]);
       // Each dialled socket costs a tracker order (and a relay pair): at most MAX_DIALLED_CHUNK_SOCKETS per
       // peer; a request beyond them waits for one of them to be free (or to close), within its own deadline.
-      while (used === null && this.openChunkSockets() + this.dialling >= MAX_DIALLED_CHUNK_SOCKETS) {
+      while (used === null && this.sockets.size + this.dialling >= MAX_DIALLED_CHUNK_SOCKETS) {
         await this.socketFreed(Math.max(1, limits.deadlineMs - (Date.now() - started)), signal);
         used = [...this.sockets].find((s) => s.idle) ?? null;
       }
@@ -271,12 +271,6 @@ export class PeerConnection {
         used?.abort();
       },
     };
-  }
-
-  /** The chunk sockets still open (a closed one is dropped from the set as it closes, this is the check). */
-  private openChunkSockets(): number {
-    for (const socket of this.sockets) if (socket.isClosed) this.sockets.delete(socket);
-    return this.sockets.size;
   }
 
   /** Dials on their way, and requests waiting for a dialled socket to be free (MAX_DIALLED_CHUNK_SOCKETS). */

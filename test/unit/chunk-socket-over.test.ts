@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChunkSocket } from "../../peer/download/chunk-socket.js";
+import { answerEachRequest } from "../helpers/raw-peer.js";
 import { RateLimiter } from "../../peer/net/rate-limiter.js";
 
 /** ChunkSocket over a socket connected already (a reversed or punched one): the same answers, the same verdicts. */
@@ -11,17 +12,7 @@ const sockets: Socket[] = [];
 async function connected(answer: (requestNumber: number) => Buffer | null): Promise<Socket> {
   server = createServer((socket) => {
     sockets.push(socket);
-    let count = 0;
-    let pending = "";
-    socket.on("data", (data) => {
-      pending += data.toString("latin1");
-      while (pending.includes("\r\n\r\n")) {
-        pending = pending.slice(pending.indexOf("\r\n\r\n") + 4);
-        const reply = answer(count++);
-        if (reply === null) socket.destroy();
-        else socket.write(reply);
-      }
-    });
+    answerEachRequest(socket, answer);
   });
   await new Promise<void>((resolve) => server!.listen(0, "127.0.90.1", () => resolve()));
   const port = (server.address() as { port: number }).port;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { createServer, type Server } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ChunkSocket } from "../../peer/download/chunk-socket.js";
+import { answerEachRequest } from "../helpers/raw-peer.js";
 import { PeerFault } from "../../peer/download/peer-fault.js";
 
 /** A raw TCP server that answers each request with whatever bytes the test gives it. */
@@ -12,17 +13,7 @@ async function serve(answer: (requestNumber: number) => Buffer | null): Promise<
   connections = 0;
   server = createServer((socket) => {
     connections++;
-    let count = 0;
-    let pending = "";
-    socket.on("data", (data) => {
-      pending += data.toString("latin1");
-      while (pending.includes("\r\n\r\n")) {
-        pending = pending.slice(pending.indexOf("\r\n\r\n") + 4);
-        const reply = answer(count++);
-        if (reply === null) socket.destroy();
-        else socket.write(reply);
-      }
-    });
+    answerEachRequest(socket, answer);
   });
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", () => resolve()));
   const address = server.address();

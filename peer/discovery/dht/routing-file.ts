@@ -1,6 +1,7 @@
 import { isIP } from "node:net";
 import { readJsonFile, writeFileAtomic } from "../../state/atomic-file.js";
 import { inReach, type PacketRules } from "./krpc-check.js";
+import { isPort } from "../../../common/ip.js";
 
 /**
  * The DHT's state kept across restarts in `<dataDir>/dht.json` (BEP 5: a client should keep its routing
@@ -37,7 +38,7 @@ export async function loadRouting(path: string, rules: PacketRules): Promise<Rou
     if (typeof node !== "object" || node === null) continue;
     const { host, port } = node as { host?: unknown; port?: unknown };
     if (typeof host !== "string" || isIP(host) !== 4 || !inReach(rules, host)) continue;
-    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) continue;
+    if (!isPort(port)) continue;
     nodes.push({ host, port });
   }
   return { nodeId, nodes };
