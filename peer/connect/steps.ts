@@ -116,20 +116,34 @@ export function reachSteps(context: StepContext): Step[] {
   return [reversed, punched, relayed];
 }
 
+export interface LaddersOptions {
+  /** Clients of the trackers known already; another (a share link's) gets one of its own. */
+  trackers: readonly Client[];
+  handshakes: PendingHandshakes;
+  localAddress?: string;
+  /** The port a reversal should dial, as each tracker sees this machine (StepContext); null: no reversal at all. */
+  reversalPort: ((tracker: string) => number | null) | null;
+}
+
+/** Makes the ladder of ways to each peer a tracker found unreachable: what a download's PeerPool is given. */
+export function ladders(options: LaddersOptions): (peerId: string, tracker: string) => Ladder {
+  const { trackers, handshakes, localAddress, reversalPort } = options;
+  return (peerId, tracker) => {
+    const steps = reachSteps({
+      peerId,
+      tracker: trackers.find((t) => t.baseUrl === tracker) ?? new Client(tracker, localAddress),
+      handshakes,
+      reversalPort: () => reversalPort?.(tracker) ?? null,
+      ...(localAddress === undefined ? {} : { localAddress }),
+    });
+    return new Ladder(reversalPort === null ? steps.filter((step) => step.path !== "reversed") : steps);
+  };
+}
+
 /**
  * The ways to a peer for a download without a daemon: no public port for a reversal to arrive on, so
  * punched, then relayed, through the tracker that listed the peer.
  */
 export function reachWithoutDaemon(trackers: readonly Client[], localAddress?: string): (peerId: string, tracker: string) => Ladder {
-  const handshakes = new PendingHandshakes();
-  return (peerId, tracker) =>
-    new Ladder(
-      reachSteps({
-        peerId,
-        tracker: trackers.find((t) => t.baseUrl === tracker) ?? new Client(tracker, localAddress),
-        handshakes,
-        reversalPort: () => null,
-        ...(localAddress === undefined ? {} : { localAddress }),
-      }).filter((step) => step.path !== "reversed"),
-    );
+  return ladders({ trackers, handshakes: new PendingHandshakes(), reversalPort: null, ...(localAddress === undefined ? {} : { localAddress }) });
 }

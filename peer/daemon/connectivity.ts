@@ -2,7 +2,7 @@ import type { IncomingMessage, Server } from "node:http";
 import { connect, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import type { RendezvousAnswer, RendezvousOrder } from "../../common/rendezvous-wire.js";
-import { Ladder } from "../connect/ladder.js";
+import type { Ladder } from "../connect/ladder.js";
 import { offerHandshake } from "../connect/offer-handshake.js";
 import { PendingHandshakes } from "../connect/pending-handshakes.js";
 import { pickLocalPort, simultaneousOpen } from "../connect/punch.js";
@@ -10,10 +10,10 @@ import { relayConnect } from "../connect/relay-client.js";
 import { RelayOffers, type RelayOfferHealth, type RelayTracker } from "../connect/relay-offer.js";
 import { Relay, type RelayCounters, type RelayOptions } from "../connect/relay-server.js";
 import { RendezvousSocket, type RendezvousStatus } from "../connect/rendezvous-socket.js";
-import { reachSteps } from "../connect/steps.js";
+import { ladders } from "../connect/steps.js";
 import { servePeerSocket } from "../server/public-server.js";
 import { mayPointAt } from "../sources/address-scope.js";
-import { TrackerClient } from "../tracker-client/tracker-client.js";
+import type { TrackerClient } from "../tracker-client/tracker-client.js";
 import type { Identity } from "./identity.js";
 
 /**
@@ -99,20 +99,16 @@ export class Connectivity {
   }
 
   /**
-   * How a download reaches a peer `tracker` found unreachable: reversed when this daemon is not known to be
-   * unreachable itself (`reversalPort`), else punched, else relayed.
+   * How the daemon's downloads reach a peer a tracker found unreachable: reversed when this daemon is not
+   * known to be unreachable itself (`reversalPort`, per tracker), else punched, else relayed.
    */
-  ladder(peerId: string, tracker: string, reversalPort: () => number | null): Ladder {
-    const client = this.options.trackers.find((t) => t.baseUrl === tracker) ?? new TrackerClient(tracker, this.options.localAddress);
-    return new Ladder(
-      reachSteps({
-        peerId,
-        tracker: client,
-        handshakes: this.handshakes,
-        reversalPort,
-        ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
-      }),
-    );
+  ladders(reversalPort: (tracker: string) => number | null): (peerId: string, tracker: string) => Ladder {
+    return ladders({
+      trackers: this.options.trackers,
+      handshakes: this.handshakes,
+      reversalPort,
+      ...(this.options.localAddress === undefined ? {} : { localAddress: this.options.localAddress }),
+    });
   }
 
   status(): ConnectStatus {

@@ -265,6 +265,8 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   };
   const self = new Set([hostPort(options.announceHost ?? localAddress ?? "127.0.0.1", publicPort)]);
   const seen = new SeenFromOutside(() => announcer.trackerStatus(), options.announceHost ?? localAddress, publicPort);
+  /** How downloads reach peers the trackers found unreachable: reversal only where they reach this daemon. */
+  const reachFor = connect.ladders((tracker) => seen.reversalPort(tracker));
   const link = (share: Share): string => {
     const peer = seen.linkPeer();
     return formatShareLink({
@@ -324,7 +326,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
         sources: discoveries.map((discovery) => discovery.source),
         onSourcePeers: countPeers,
         exclude: self,
-        reach: (peerId, tracker) => connect.ladder(peerId, tracker, () => seen.reversalPort(tracker)),
+        reach: reachFor,
         connections: { limiter: limits.download, statedPort: publicPort, onRead: (bytes) => (downloadedBytes += bytes) },
         onPeerChunk: (peer, bytes) => {
           ledger.record(body.sha1, peer.ip, peer.port, Date.now());
