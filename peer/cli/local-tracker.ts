@@ -6,6 +6,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Errors } from "../errors.js";
 import { isWildcard } from "./local-addresses.js";
+import { projectRoot } from "./project-root.js";
 import { startTrackerFront, type TrackerFront } from "./tracker-front.js";
 
 /**
@@ -57,16 +58,6 @@ function wranglerBin(): string {
   return join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 }
 
-/** The folder of wrangler.toml: the package root, whether this runs from source or from dist/. */
-export function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, "wrangler.toml"))) {
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error("wrangler.toml not found above the p2p-share installation");
-    dir = parent;
-  }
-  return dir;
-}
 
 /** The compiled guard (tracker-guard.ts): beside this file when it runs from dist/, under dist/ when it runs from source (tests). */
 function guardScript(): string {

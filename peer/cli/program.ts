@@ -16,7 +16,7 @@ import { registerUp } from "./commands/up.js";
 import { registerUi } from "./commands/ui.js";
 import { reportFailure } from "./fail.js";
 import { collect } from "./options.js";
-import { projectRoot } from "./local-tracker.js";
+import { projectRoot } from "./project-root.js";
 
 /** The package's version, from the package.json beside wrangler.toml. */
 function packageVersion(): string {

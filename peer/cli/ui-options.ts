@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from "commander";
-import { DEFAULT_UI_PORT } from "../ui/start-dashboard.js";
+import { DEFAULT_UI_PORT } from "../config.js";
 import { parsePort } from "./options.js";
 
 /**

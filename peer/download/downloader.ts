@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { unlink } from "node:fs/promises";
 import { CHUNK_SIZE } from "../../common/constants.js";
+import { DEFAULT_WAIT_MS } from "../config.js";
 import { Errors, fromFsError } from "../errors.js";
 import { orAfter } from "../time-limit.js";
 import { chunkLength, manifestId as idOf, type Manifest } from "../manifest/manifest.js";
@@ -149,9 +150,6 @@ export function downloadReply(result: DownloadResult, servedByDaemon: boolean): 
  * manifest is still checked (its SHA-1 field, its chunk list against the size, every chunk, the whole file).
  */
 const MANIFEST_ID_GRACE_MS = 2000;
-
-/** A first peer is waited for this long: time for a DHT to join, a LAN query to be answered, a tracker to come back. */
-export const DEFAULT_WAIT_MS = 20_000;
 
 export async function download(options: DownloadOptions): Promise<DownloadResult> {
   const { sha1, dataDir } = options;

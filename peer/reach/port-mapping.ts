@@ -47,15 +47,6 @@ export function offStatus(internalPort: number, detail: string): PortMappingStat
   return { state: "off", protocol: null, gateway: null, internalPort, externalIp: null, externalPort: null, lifetimeSeconds: null, expiresAt: null, renewals: 0, detail };
 }
 
-/** The choice from the environment: P2P_PORT_MAPPING=off|auto|upnp|natpmp|pcp; null when unset or unknown. */
-export function choiceFromEnv(raw: string | undefined): PortMappingChoice | null {
-  const value = raw?.trim().toLowerCase();
-  if (value === undefined || value === "") return null;
-  if (value === "off" || value === "0" || value === "false" || value === "no") return "off";
-  if (value === "auto" || value === "on" || value === "upnp" || value === "natpmp" || value === "pcp") return value === "on" ? "auto" : value;
-  return null;
-}
-
 /** How long a stop waits for the router to remove the mapping. */
 export const UNMAP_LIMIT_MS = 2000;
 

@@ -6,9 +6,6 @@ import { startUiServer, type UiServer } from "./ui-server.js";
 /** The dashboard listens on IPv4 loopback only: never on the public port's address, never on the network. */
 export const UI_HOST = "127.0.0.1";
 
-/** The dashboard's default port, beside the public port's 5001. */
-export const DEFAULT_UI_PORT = 5002;
-
 /**
  * Starts the daemon's dashboard. A port already taken (another user's daemon on this machine, or a second
  * data dir of one's own) costs the dashboard, not the daemon: one line in its log, and it runs without.

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { DEFAULT_PEER_PORT } from "../../../common/constants.js";
 import { hostPort } from "../../../common/ip.js";
-import { startDaemon, type RelaySettings, type RunningDaemon } from "../../daemon/daemon.js";
+import type { RelaySettings, RunningDaemon } from "../../daemon/daemon.js";
 import { globals } from "../context.js";
 import { checkListenAddress } from "../local-addresses.js";
 import { parseIp, parseListenHost, parsePort, parsePositiveInt, parseRateOption } from "../options.js";
@@ -9,7 +9,8 @@ import { exitWithin, untilStopped } from "../stop.js";
 import { addDiscoveryOptions, discoverySettings, type DiscoveryFlags } from "../discovery-options.js";
 import type { DiscoverySettings } from "../../discovery/discovery.js";
 import { addUiOptions, uiSettings, type UiFlags } from "../ui-options.js";
-import { choiceFromEnv, type PortMappingChoice } from "../../reach/port-mapping.js";
+import type { PortMappingChoice } from "../../reach/port-mapping.js";
+import { portMappingFromEnv } from "../../config.js";
 import { Errors } from "../../errors.js";
 
 /**
@@ -18,7 +19,7 @@ import { Errors } from "../../errors.js";
  */
 export function portMappingSettings(flag: boolean): { choice: PortMappingChoice; lifetimeSeconds?: number } {
   const raw = process.env["P2P_PORT_MAPPING"];
-  const fromEnv = choiceFromEnv(raw);
+  const fromEnv = portMappingFromEnv(raw);
   if (raw !== undefined && raw.trim() !== "" && fromEnv === null) {
     throw Errors.usage(`P2P_PORT_MAPPING=${JSON.stringify(raw)} is not a choice`, "give off, auto, upnp, natpmp or pcp");
   }
@@ -111,6 +112,7 @@ export function registerDaemon(program: Command, stop?: AbortSignal): void {
     async (options: ServeOptions, command: Command) => {
       const { trackers, dataDir } = globals(command);
       await checkListenAddress(options.host, "--host");
+      const { startDaemon } = await import("../../daemon/daemon.js");
       const daemon = await startDaemon({ ...daemonSettings(options), trackers, dataDir });
       process.stderr.write(`p2p: daemon ready: public port ${hostPort(daemon.publicHost, daemon.publicPort)}, ${daemon.registry.list().length} shares, ${trackers.length === 1 ? "tracker" : "trackers"} ${trackers.join(", ")}, data ${dataDir}${daemon.uiPort === null ? "" : `, dashboard http://127.0.0.1:${daemon.uiPort}/ (p2p ui)`}\n`);
       await serveUntilSignal(daemon, stop);

@@ -1,10 +1,9 @@
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { defaultDataDir } from "../../config.js";
+import { DEFAULT_WAIT_MS, defaultDataDir } from "../../config.js";
 import { controlDownload, controlJson, daemonRunning } from "../../daemon/control-client.js";
-import { DEFAULT_WAIT_MS, download, downloadReply, type DownloadProgress, type DownloadReply } from "../../download/downloader.js";
+import type { DownloadProgress, DownloadReply } from "../../download/downloader.js";
 import { fileAsked } from "../../links/file-asked.js";
-import { TrackerClient } from "../../tracker-client/tracker-client.js";
 import { Errors } from "../../errors.js";
 import { globals, printJson } from "../context.js";
 import { DownloadInterrupt } from "../interrupt.js";
@@ -14,7 +13,6 @@ import type { PeerEndpoint } from "../../sources/peer-address.js";
 import { collectPeer, parseSeconds } from "../options.js";
 import { checkListenAddress } from "../local-addresses.js";
 import { addDiscoveryOptions, discoverySettings, type DiscoveryFlags } from "../discovery-options.js";
-import { closeDiscoveries, startDiscoveries } from "../../discovery/start-discoveries.js";
 
 interface DownloadFlags extends DiscoveryFlags {
   output?: string;
@@ -73,7 +71,13 @@ export function registerDownload(program: Command): void {
           };
           result = await controlDownload<DownloadReply>(dataDir, body, onEvent, interrupt.signal);
         } else {
-          // Without a daemon, the DHT and the LAN are asked too, for look-ups only: nothing is served.
+          // Without a daemon, the DHT and the LAN are asked too, for look-ups only: nothing is served. What
+          // downloads in this process is loaded only here: through a daemon, the CLI needs none of it.
+          const [{ download, downloadReply }, { closeDiscoveries, startDiscoveries }, { TrackerClient }] = await Promise.all([
+            import("../../download/downloader.js"),
+            import("../../discovery/start-discoveries.js"),
+            import("../../tracker-client/tracker-client.js"),
+          ]);
           const settings = discoverySettings(flags);
           const discoveries = await startDiscoveries(settings, {
             host: flags.bind ?? "0.0.0.0",

@@ -2,7 +2,6 @@ import type { Command } from "commander";
 import { access, constants, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import { controlJson, daemonRunning } from "../../daemon/control-client.js";
-import { startDaemon } from "../../daemon/daemon.js";
 import { Errors, fromFsError, P2PError } from "../../errors.js";
 import { globals, printJson } from "../context.js";
 import { qrTerminal } from "../../links/qr.js";
@@ -90,6 +89,7 @@ export function registerShare(program: Command, stop?: AbortSignal): void {
     }
     // No daemon for this data dir: serve in the foreground, as the original did, until Ctrl-C.
     await checkListenAddress(options.host, "--host");
+    const { startDaemon } = await import("../../daemon/daemon.js");
     const daemon = await startDaemon({ ...daemonSettings(options), trackers, dataDir });
     try {
       // With every tracker down it is shared all the same (a warning): the DHT and the LAN find it, and the

@@ -3,7 +3,6 @@ import { join, resolve } from "node:path";
 import { defaultDataDir } from "../../config.js";
 import { Errors } from "../../errors.js";
 import { checkListenAddress, trackerReach } from "../local-addresses.js";
-import { startLocalTracker } from "../local-tracker.js";
 import { parseFixedPort, parseListenHost, parseTrackerVar } from "../options.js";
 import { untilStopped } from "../stop.js";
 
@@ -20,6 +19,7 @@ export function registerTracker(program: Command, stop?: AbortSignal): void {
       // Absolute, so that a folder named like an option ("--x") cannot reach wrangler as one.
       const persistTo = resolve(options.persistTo ?? join(globals.dataDir ?? defaultDataDir(), "tracker"));
       await checkListenAddress(options.host, "--host");
+      const { startLocalTracker } = await import("../local-tracker.js");
       const tracker = await startLocalTracker({ host: options.host, port: options.port, persistTo, vars: options.var ?? {}, stdio: "inherit" });
       const reach = trackerReach(options.host, options.port, "--host");
       process.stderr.write(`p2p: ${reach.note}\n`);

@@ -1,7 +1,5 @@
 import type { Command } from "commander";
 import { join, resolve } from "node:path";
-import { startDaemon } from "../../daemon/daemon.js";
-import { startLocalTracker } from "../local-tracker.js";
 import { parseFixedPort, parseListenHost } from "../options.js";
 import { addServeOptions, daemonSettings, serveUntilSignal, STOP_DEADLINE_MS, type ServeOptions } from "./daemon.js";
 import { checkListenAddress, trackerReach } from "../local-addresses.js";
@@ -33,8 +31,10 @@ export function registerUp(program: Command, stop?: AbortSignal): void {
     const given = (command.optsWithGlobals<{ tracker?: string[] }>().tracker ?? []).filter((url) => url !== reach.url);
     const setting = command.parent?.getOptionValueSource("tracker") === "cli" ? "--tracker" : process.env["P2P_TRACKER"] !== undefined ? "P2P_TRACKER" : null;
     if (setting !== null && given.length > 0) process.stderr.write(`p2p: up runs its own tracker; ${setting} ${given.join(", ")} is not used\n`);
+    const { startLocalTracker } = await import("../local-tracker.js");
     const tracker = await startLocalTracker({ host: options.trackerHost, port: options.trackerPort, persistTo: join(dataDir, "tracker"), stdio: "inherit" });
     try {
+      const { startDaemon } = await import("../../daemon/daemon.js");
       const daemon = await startDaemon({ ...daemonSettings(options), trackers: [reach.url], dataDir });
       process.stderr.write(`p2p: ${reach.note}\n`);
       process.stderr.write(`p2p: tracker at ${reach.url}; daemon on port ${daemon.publicPort} with ${daemon.registry.list().length} shares, announcing to it; Ctrl-C stops both\n`);
