@@ -302,6 +302,9 @@ export class Run {
         }
         const { counted, cancel } = this.scheduler.succeeded(peer, index, data.length, Date.now());
         for (const other of cancel) this.aborts.get(`${other.peer}#${other.index}`)?.();
+        // The peer's window has room again now: its next request goes out at once, not once this chunk is
+        // written and reached by the file's SHA-1 (which, out of order, can be long after).
+        this.wake();
         if (!counted) return;
         this.options.onPeerChunk?.(this.pool.get(peer).address, data.length);
         this.bytesFetched += data.length;
