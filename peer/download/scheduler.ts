@@ -14,10 +14,10 @@ import { Availability } from "../swarm/availability.js";
  * - Each peer has a window of requests in flight that grows while it delivers and halves when it fails,
  *   so that faster peers carry more of the download; in a swarm (some peer incomplete) it stays small, as
  *   uplinks there serve many downloaders at once.
- * - A request that has taken far longer than chunks usually take, and every request once nothing is left
- *   unassigned (the endgame: the last 2 chunks per peer, or the last 4 in a swarm, where a duplicate takes
- *   a share of an uplink others need), may be asked of a second peer: one slow peer cannot hold the
- *   download at 99%.
+ * - A request that has taken far longer than chunks usually take may be asked of a second peer, and once
+ *   nothing is left unassigned (the endgame) a peer with nothing in flight takes a copy of the request begun
+ *   last (in a swarm only for the last 4 chunks, where a copy takes a share of an uplink others need): one
+ *   slow peer cannot hold the download at 99%, and copies use only capacity that would otherwise idle.
  * - A peer that lies (a chunk whose length or hash is not the manifest's) is banned for this download at
  *   once: each chunk comes whole from one peer, so the fault is that peer's alone. A broken answer (not
  *   HTTP, an unexpected status) is a strike, and `maxStrikes` of them ban it too. A peer that fails
@@ -102,6 +102,8 @@ export class Scheduler {
   private inflightTotal = 0;
   private assignments = 0;
   private readonly recentMs: number[] = [];
+  /** The median of `recentMs`, kept until the next time is recorded (it is read at every pick). */
+  private median: number | null = null;
 
   /** Who has what: updated by the caller as peers' `/have` answers arrive. */
   readonly availability: Availability;
@@ -326,8 +328,13 @@ export class Scheduler {
     const fresh =
       this.verifiedCount < this.options.randomFirst || this.availability.mixed ? this.pickRarest(peer.key, this.verifiedCount < this.options.randomFirst) : this.pickLowest(peer.key);
     if (fresh !== null) return fresh;
+    // The endgame: nothing is left unassigned, and this peer has nothing in flight: it takes a copy of the
+    // request begun last, the furthest from done (so the copy is the likeliest to win, and its abort then
+    // gives the other peer's uplink back to its own requests). Only idle capacity is spent on copies; in a
+    // swarm only for the last 4 chunks, as a copy there takes a share of an uplink other downloaders need.
     const remaining = this.chunkCount - this.verifiedCount;
-    return this.pickDuplicate(peer, now, remaining <= (this.availability.mixed ? 4 : Math.max(4, this.usablePeers().length * 2)));
+    const endgame = peer.inflight.size === 0 && (!this.availability.mixed || remaining <= 4);
+    return endgame ? this.pickDuplicate(peer, now, true) : null;
   }
 
   private pickLowest(key: string): number | null {
@@ -357,21 +364,23 @@ export class Scheduler {
   }
 
   /**
-   * A chunk another peer holds that this one could also fetch: in the endgame any of them, otherwise only
-   * one held far longer than chunks take. The oldest request first.
+   * A chunk another peer holds that this one could also fetch: in the endgame any of them, the request
+   * begun last first; otherwise only one held far longer than chunks take, the oldest first.
    */
   private pickDuplicate(peer: PeerState, now: number, endgame: boolean): number | null {
     if (this.inflight.size === 0) return null;
     const stragglerMs = Math.max(this.options.minStragglerMs, this.options.stragglerFactor * this.medianMs());
     let best: number | null = null;
-    let bestStarted = Number.POSITIVE_INFINITY;
+    let bestRank = Number.POSITIVE_INFINITY;
     for (const [index, requests] of this.inflight) {
       if (requests.length >= 2 || requests.some((r) => r.peer === peer.key) || !this.availability.has(peer.key, index)) continue;
       const started = requests[0]?.startedAt ?? now;
       if (!endgame && now - started < stragglerMs) continue;
-      if (started < bestStarted) {
+      // In the endgame the youngest wins: compared negated, so that one comparison serves both orders.
+      const rank = endgame ? -started : started;
+      if (rank < bestRank) {
         best = index;
-        bestStarted = started;
+        bestRank = rank;
       }
     }
     return best;
@@ -399,11 +408,15 @@ export class Scheduler {
   private recordTime(ms: number): void {
     this.recentMs.push(ms);
     if (this.recentMs.length > 64) this.recentMs.shift();
+    this.median = null;
   }
 
   private medianMs(): number {
     if (this.recentMs.length === 0) return 0;
-    const sorted = [...this.recentMs].sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)] ?? 0;
+    if (this.median === null) {
+      const sorted = [...this.recentMs].sort((a, b) => a - b);
+      this.median = sorted[Math.floor(sorted.length / 2)] ?? 0;
+    }
+    return this.median;
   }
 }

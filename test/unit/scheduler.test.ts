@@ -112,6 +112,24 @@ describe("Scheduler", () => {
     expect(s.stats().find((p) => p.key === "slow")?.bytes).toBe(0);
   });
 
+  it("in the endgame copies only onto a peer with nothing in flight, the request begun last first", () => {
+    const s = new Scheduler(4, [], { ...options, initialWindow: 3, maxWindow: 3 });
+    s.addPeer("busy");
+    expect(s.assign(0).map((a) => a.index)).toEqual([0, 1, 2]);
+    s.succeeded("busy", 0, 1, 10);
+    expect(s.assign(10)).toEqual([{ peer: "busy", index: 3 }]);
+    // Nothing is unassigned now: a newcomer with nothing in flight takes a copy of chunk 3, begun last.
+    s.addPeer("idle");
+    expect(s.assign(20)).toEqual([{ peer: "idle", index: 3 }]);
+    // "busy" has a free slot again, but copies go only to a peer with nothing in flight.
+    s.succeeded("busy", 1, 1, 30);
+    expect(s.assign(30)).toEqual([]);
+    const { cancel } = s.succeeded("idle", 3, 1, 40);
+    expect(cancel).toEqual([{ peer: "busy", index: 3 }]);
+    s.failed("busy", 3, "cancelled");
+    expect(s.assign(40)).toEqual([{ peer: "idle", index: 2 }]);
+  });
+
   it("before the endgame duplicates only a straggler, one held far longer than chunks take", () => {
     const s = new Scheduler(100, [], { ...options, initialWindow: 1, maxWindow: 1 });
     s.addPeer("stuck");
@@ -175,7 +193,7 @@ describe("Scheduler", () => {
     };
 
     it("asks a peer only for chunks it has, and an incomplete peer nothing until its bitfield is known", () => {
-      const s = new Scheduler(8, [], options);
+      const s = new Scheduler(8, [], { ...options, maxWindowInSwarm: 2 });
       s.addPeer("partial", false);
       expect(s.assign(0)).toEqual([]);
       s.availability.setBitfield("partial", bits(8, [5, 6]));
