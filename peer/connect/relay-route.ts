@@ -7,10 +7,11 @@ import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from "
  */
 
 /**
- * The public routes in origin form, strictly: a file id, one of its sub-resources, and `since` on `/have`
- * only. An absolute URL, `*`, dot segments, encoded characters or any other query match nothing.
+ * The public routes in origin form, strictly: a file id, one of its sub-resources, and `since` (then
+ * `stream=1`) on `/have` only. An absolute URL, `*`, dot segments, encoded characters or any other query
+ * match nothing.
  */
-const ALLOWED = /^\/v1\/files\/[0-9a-fA-F]{40}(?:\/manifest|\/peers|\/chunks\/\d{1,10}|\/have(?:\?since=\d{1,10})?)?$/;
+const ALLOWED = /^\/v1\/files\/[0-9a-fA-F]{40}(?:\/manifest|\/peers|\/chunks\/\d{1,10}|\/have(?:\?since=\d{1,10}(?:&stream=1)?)?)?$/;
 
 /** Whether a request may go to the sharer: GET or HEAD, without a body, of an allowed route. */
 export function isRelayable(method: string | undefined, url: string | undefined, headers: IncomingHttpHeaders): boolean {

@@ -3,10 +3,11 @@ import { PeerFault } from "./peer-fault.js";
 import type { PeerConnection } from "./peer-http.js";
 
 /**
- * Learns which chunks each incomplete peer has: its `/have` bitfield once, then `/have?since=<seq>` in a
- * loop, which the peer holds until it verifies another chunk (a long-poll: one open request per followed
- * peer, an answer per change, nothing while nothing changes). What a peer says is only a hint for the
- * scheduler: every chunk is still verified, and one it turns out not to have is a `chunk_missing` refusal.
+ * Learns which chunks each incomplete peer has: its `/have` bitfield once, then `/have?since=<seq>&stream=1`,
+ * an event stream with an event per change, nothing while nothing changes (one open request per followed
+ * peer, asked again each minute or when it breaks); a peer that answers a long-poll instead is asked again
+ * after each answer. What a peer says is only a hint for the scheduler: every chunk is still verified, and
+ * one it turns out not to have is a `chunk_missing` refusal.
  */
 
 export type HaveUpdate = { kind: "complete" } | { kind: "bitfield"; bits: Uint8Array } | { kind: "added"; indices: number[] };
@@ -15,6 +16,8 @@ export type HaveUpdate = { kind: "complete" } | { kind: "bitfield"; bits: Uint8A
 const MAX_FOLLOWED = 64;
 /** The peer holds a follow for up to 10 s (server/have-route.ts); allow for that and a slow answer. */
 const FOLLOW_LIMITS = { idleMs: 15_000, deadlineMs: 25_000 };
+/** A stream sends something at least every 10 s and lasts up to STREAM_MS (60 s); then it is asked again. */
+const STREAM_LIMITS = { idleMs: 15_000, deadlineMs: 75_000 };
 const MAX_FAILURES = 3;
 
 export class HaveFollower {
@@ -73,35 +76,48 @@ export class HaveFollower {
   private async run(key: string): Promise<boolean> {
     const path = `/v1/files/${this.sha1}/have`;
     const maxBytes = 65_536 + Math.ceil(this.chunkCount / 6) * 2;
-    let seq: number | null = null;
+    // Where following has got to (null: the bitfield is still to come), and, set by an answer, why it
+    // stops: the peer is complete (`done`) or answered what no peer of ours would (`invalid`).
+    const state: { seq: number | null; ended: "done" | "invalid" | null; answered: boolean } = { seq: null, ended: null, answered: false };
     let failures = 0;
-    let answered = false;
-    while (!this.closed) {
+    // Each answer, whether the bitfield, a long-poll's or an event of the stream; false: stop reading.
+    const take = (body: string): boolean => {
       let answer: unknown;
       try {
-        const body = await this.connection(key).small(seq === null ? path : `${path}?since=${seq}`, FOLLOW_LIMITS, maxBytes);
-        answer = JSON.parse(body.toString("utf8"));
+        answer = JSON.parse(body);
+      } catch {
+        answer = null;
+      }
+      const update = this.read(answer, state.seq);
+      if (update === null) {
+        state.ended = "invalid";
+        return false;
+      }
+      failures = 0;
+      if (this.closed) return false;
+      state.answered = true;
+      this.onUpdate(key, update.update);
+      if (update.update.kind === "complete") {
+        this.whole.add(key);
+        state.ended = "done";
+        return false;
+      }
+      state.seq = update.seq;
+      return true;
+    };
+    while (!this.closed && state.ended === null) {
+      try {
+        if (state.seq === null) take((await this.connection(key).small(path, FOLLOW_LIMITS, maxBytes)).toString("utf8"));
+        else await this.connection(key).events(`${path}?since=${state.seq}&stream=1`, STREAM_LIMITS, maxBytes, take);
       } catch (error) {
         // A peer that no longer has the file (404), or answers what no peer of ours would (too much, not
         // HTTP), is not followed; a network failure gets a few tries.
         const hopeless = error instanceof PeerFault && (error.refusal?.status === 404 || error.kind === "protocol" || error.kind === "lie");
-        if (this.closed || hopeless || ++failures >= MAX_FAILURES) return answered;
+        if (this.closed || hopeless || ++failures >= MAX_FAILURES) return state.answered;
         await pause(500 * failures, this.stopping.signal).catch(() => undefined);
-        continue;
       }
-      const update = this.read(answer, seq);
-      if (update === null) return answered;
-      failures = 0;
-      if (this.closed) return true;
-      answered = true;
-      this.onUpdate(key, update.update);
-      if (update.update.kind === "complete") {
-        this.whole.add(key);
-        return true;
-      }
-      seq = update.seq;
     }
-    return answered;
+    return state.ended === "done" || state.answered;
   }
 
   /** Checks an answer's shape; null (stop following) for anything a peer of ours would not send. */

@@ -5,6 +5,7 @@ import type { PeerPath } from "../../common/rendezvous-wire.js";
 import { DialAgent } from "../connect/dial-agent.js";
 import type { Dialer } from "../connect/dialer.js";
 import { ChunkSocket, refusal, type ChunkSocketOptions } from "./chunk-socket.js";
+import { EventStreamReader } from "./event-stream.js";
 import { PeerFault, type FetchLimits } from "./peer-fault.js";
 
 export { PeerFault, type FetchLimits } from "./peer-fault.js";
@@ -108,19 +109,51 @@ export class PeerConnection {
   }
 
   /** GETs `path` and resolves with its body, failing if it is not a 200 or passes `maxBytes`. */
-  async small(path: string, limits: FetchLimits, maxBytes: number): Promise<Buffer> {
+  small(path: string, limits: FetchLimits, maxBytes: number): Promise<Buffer> {
+    return this.get(path, limits, () => wholeBody(maxBytes));
+  }
+
+  /**
+   * GETs an event stream (`text/event-stream`) and hands `onEvent` each event's data as it comes, until the
+   * peer ends it or `onEvent` returns false; an answer of another type (a peer that does not stream) is one
+   * event, its whole body. Fails on an event past `maxEventBytes`, and like `small` otherwise.
+   */
+  async events(path: string, limits: FetchLimits, maxEventBytes: number, onEvent: (data: string) => boolean): Promise<void> {
+    await this.get(path, limits, (contentType) => {
+      if (!/^text\/event-stream\b/i.test(contentType)) {
+        const whole = wholeBody(maxEventBytes);
+        return { part: (part) => whole.part(part), end: () => void onEvent(whole.end().toString("utf8")) };
+      }
+      const reader = new EventStreamReader(maxEventBytes);
+      return {
+        part: (part) => {
+          let events: string[];
+          try {
+            events = reader.push(part);
+          } catch (error) {
+            throw new PeerFault("protocol", (error as Error).message);
+          }
+          return events.every((data) => onEvent(data)) ? "more" : "stop";
+        },
+        end: () => undefined,
+      };
+    });
+  }
+
+  /** A GET on the address in use, moving to the next address when one never connects. */
+  private async get<T>(path: string, limits: FetchLimits, sink: (contentType: string) => BodySink<T>): Promise<T> {
     for (;;) {
       const tried = this.current;
       try {
-        return await this.smallAt(path, limits, maxBytes);
+        return await this.getAt(path, limits, sink);
       } catch (error) {
         if (!(error instanceof NotConnected) || (tried === this.current && !this.fallBack())) throw error instanceof NotConnected ? error.fault : error;
       }
     }
   }
 
-  private smallAt(path: string, limits: FetchLimits, maxBytes: number): Promise<Buffer> {
-    return new Promise<Buffer>((resolve, reject) => {
+  private getAt<T>(path: string, limits: FetchLimits, makeSink: (contentType: string) => BodySink<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       let req: ClientRequest | null = null;
       let settled = false;
       let connected = false;
@@ -162,21 +195,34 @@ export class PeerConnection {
           );
           return;
         }
-        const parts: Buffer[] = [];
-        let received = 0;
-        res.on("data", (part: Buffer) => {
-          received += part.length;
-          if (received > maxBytes) fail(new PeerFault("protocol", `sent more than ${maxBytes} bytes`));
-          else parts.push(part);
-        });
-        res.on("error", (error) => fail(new PeerFault("network", error.message)));
-        res.on("aborted", () => fail(new PeerFault("network", "connection closed mid-body")));
-        res.on("end", () => {
+        const sink = makeSink(String(res.headers["content-type"] ?? ""));
+        const finish = (): void => {
           if (settled) return;
           settled = true;
           clearTimeout(deadline);
-          resolve(Buffer.concat(parts));
+          try {
+            resolve(sink.end());
+          } catch (error) {
+            reject(error instanceof Error ? error : new Error(String(error)));
+          }
+        };
+        res.on("data", (part: Buffer) => {
+          if (settled) return;
+          let next: "more" | "stop";
+          try {
+            next = sink.part(part);
+          } catch (error) {
+            fail(error instanceof PeerFault ? error : new PeerFault("protocol", String(error)));
+            return;
+          }
+          if (next === "stop") {
+            finish();
+            req?.destroy();
+          }
         });
+        res.on("error", (error) => fail(new PeerFault("network", error.message)));
+        res.on("aborted", () => fail(new PeerFault("network", "connection closed mid-body")));
+        res.on("end", finish);
       });
       req.end();
     });
@@ -365,4 +411,25 @@ class NotConnected extends Error {
   constructor(readonly fault: PeerFault) {
     super(fault.message);
   }
+}
+
+/** Where a GET's 200 body goes as it arrives: `part` may throw a PeerFault, or say "stop" to end the reply. */
+interface BodySink<T> {
+  part(part: Buffer): "more" | "stop";
+  end(): T;
+}
+
+/** The whole body, up to `maxBytes`. */
+function wholeBody(maxBytes: number): BodySink<Buffer> {
+  const parts: Buffer[] = [];
+  let received = 0;
+  return {
+    part: (part) => {
+      received += part.length;
+      if (received > maxBytes) throw new PeerFault("protocol", `sent more than ${maxBytes} bytes`);
+      parts.push(part);
+      return "more";
+    },
+    end: () => Buffer.concat(parts),
+  };
 }

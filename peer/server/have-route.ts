@@ -6,18 +6,24 @@ import { HttpError, sendJson } from "./http-reply.js";
  * `GET /v1/files/{sha1}/have`: which chunks this peer can serve. A complete file answers in one line; a
  * download in progress answers its bitfield and position, and `?since=<seq>` waits (long-poll, up to
  * HOLD_MS) for chunks verified after that position, so that a follower learns of each within a round trip.
+ * `?since=<seq>&stream=1` answers the same objects as an event stream (`text/event-stream`, one `data:` line
+ * each) on one open reply for up to STREAM_MS: a follower learns of every chunk without a request per chunk,
+ * which is most of the requests in a swarm (docs/protocol.md).
  */
 
 /** How long a follower's request is held when nothing new has arrived; well inside the socket's idle limit. */
 export const HOLD_MS = 10_000;
 /** Chunks per answer: a follower far behind takes a few requests rather than one huge answer. */
 const MAX_ADDED = 4096;
+/** How long one event stream lasts; its follower then asks again from where it got to. */
+export const STREAM_MS = 60_000;
 
 /** What `/have` shows: the whole file, or a feed (a download in progress, or a super-seeding sharer's view for this client). */
 export type HaveTarget = { complete: true; chunks: number } | { complete: false; feed: HaveFeed; holdMs?: number };
 
 export async function sendHave(req: IncomingMessage, res: ServerResponse, target: HaveTarget, again: () => HaveTarget | undefined): Promise<void> {
-  const since = sinceOf(req.url ?? "");
+  const { since, stream } = queryOf(req.url ?? "");
+  if (stream && since !== null) return streamHave(res, target, since, again);
   if (target.complete) {
     sendJson(res, 200, { complete: true, chunks: target.chunks }, { "Cache-Control": "no-store" });
     return;
@@ -45,10 +51,52 @@ export async function sendHave(req: IncomingMessage, res: ServerResponse, target
   sendJson(res, 200, { complete: false, chunks: feed.have.chunkCount, seq, added }, { "Cache-Control": "no-store" });
 }
 
-function sinceOf(url: string): number | null {
+/**
+ * The event stream: every answer a long-poll from `since` would give, in turn, as `data:` events on one
+ * reply; a comment line whenever HOLD_MS pass without one (so that idle limits on the way do not end it).
+ * A super-seeding view is asked for again at each such pause, as a new long-poll would (its shown chunks
+ * expire). It ends after the file's `complete` event, when the download here ends, or after STREAM_MS.
+ */
+async function streamHave(res: ServerResponse, first: HaveTarget, since: number, again: () => HaveTarget | undefined): Promise<void> {
+  res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-store" });
+  const gone = new AbortController();
+  res.once("close", () => gone.abort());
+  const send = (body: unknown): void => void res.write(`data: ${JSON.stringify(body)}\n\n`);
+  const until = Date.now() + STREAM_MS;
+  let target: HaveTarget | undefined = first;
+  let from = since;
+  while (!gone.signal.aborted && Date.now() < until) {
+    if (target === undefined || target.complete) {
+      if (target !== undefined) send({ complete: true, chunks: target.chunks });
+      break;
+    }
+    const { feed } = target;
+    // A position this feed never reached (the follower knew another run of it) starts again from 0.
+    if (from > feed.have.seq) from = 0;
+    await feed.waitBeyond(from, Math.min(target.holdMs ?? HOLD_MS, until - Date.now()), gone.signal);
+    if (gone.signal.aborted) return;
+    if (feed.closed) {
+      // The download here ended (finished and shared, or stopped), or super-seeding did.
+      target = again();
+      continue;
+    }
+    if (feed.have.seq > from) {
+      const { seq, added } = feed.have.since(from, MAX_ADDED);
+      send({ complete: false, chunks: feed.have.chunkCount, seq, added });
+      from = seq;
+      continue;
+    }
+    res.write(": idle\n\n");
+    if (target.holdMs !== undefined) target = again();
+  }
+  res.end();
+}
+
+function queryOf(url: string): { since: number | null; stream: boolean } {
   const query = url.includes("?") ? new URLSearchParams(url.slice(url.indexOf("?") + 1)) : null;
   const raw = query?.get("since") ?? null;
-  if (raw === null) return null;
+  const stream = query?.get("stream") === "1";
+  if (raw === null) return { since: null, stream };
   if (!/^\d{1,10}$/.test(raw)) throw new HttpError(400, "invalid_since", "since must be a non-negative integer (a seq from an earlier answer)");
-  return Number(raw);
+  return { since: Number(raw), stream };
 }

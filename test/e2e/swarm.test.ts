@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
+import { createServer, get, type Server } from "node:http";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { PEER_PORT, runCli, startCli, startDaemon, type CliResult, type Daemon } from "../helpers/cli.js";
@@ -177,6 +177,12 @@ describe("a swarm", () => {
     const followed = await http(`http://${a.host}:${PEER_PORT}/v1/files/${sha1}/have?since=${have.seq}`);
     const news = JSON.parse(followed.body.toString()) as { seq: number; added: number[]; complete: boolean };
     expect(news.complete === true || news.added.length > 0).toBe(true);
+    // The same as an event stream: the chunks verified after a position, as they come, on one reply.
+    const streamed = await firstEvents(`http://${a.host}:${PEER_PORT}/v1/files/${sha1}/have?since=${have.seq}&stream=1`, 2);
+    expect(streamed.type).toBe("text/event-stream");
+    const [one, two] = streamed.events.map((e) => JSON.parse(e) as { seq: number; added: number[]; complete: boolean });
+    expect(one!.complete === true || (one!.seq > have.seq && one!.added.every((i) => !held.has(i)))).toBe(true);
+    if (one!.complete !== true && two!.complete !== true) expect(two!.seq).toBeGreaterThan(one!.seq);
     // The tracker lists A as a peer, incomplete, while it downloads.
     const listed = await http(`${url}/v1/files/${sha1}/peers`);
     const peers = (JSON.parse(listed.body.toString()) as { peers: { ip: string; complete: boolean }[] }).peers;
@@ -225,6 +231,33 @@ describe("a swarm", () => {
     for (const result of await Promise.all(running)) expect(sha1Of(await readFile(report(result).path))).toBe(sha1);
   }, 120_000);
 });
+
+/** The first `count` events of an event stream (or fewer, if it ends first), and its content type. */
+function firstEvents(url: string, count: number): Promise<{ type: string; events: string[] }> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, (res) => {
+      let text = "";
+      const events = (): string[] =>
+        text
+          .split("\n\n")
+          .slice(0, -1)
+          .filter((block) => block.startsWith("data: "))
+          .map((block) => block.slice(6));
+      const done = (): void => {
+        req.destroy();
+        resolve({ type: String(res.headers["content-type"]), events: events().slice(0, count) });
+      };
+      res.setEncoding("utf8");
+      res.on("data", (part: string) => {
+        text += part;
+        if (events().length >= count) done();
+      });
+      res.on("end", done);
+    });
+    req.on("error", reject);
+    req.setTimeout(30_000, () => req.destroy(new Error("no events within 30 s")));
+  });
+}
 
 /**
  * A fake peer on `host`: announces itself as downloading, says it has every chunk, and sends random bytes of

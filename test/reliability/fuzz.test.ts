@@ -97,7 +97,7 @@ const peerRequest = fc.record({
     fc.tuple(fc.constant("v1"), fc.constant("files"), fc.oneof(segment, fc.constant("SHA1"))),
     fc.array(segment, { maxLength: 5 }),
   ),
-  query: fc.oneof(fc.constant(""), fc.constantFrom("since=0", "since=-1", "since=abc", "since=99999999999", "since=1&since=2"), fc.string({ maxLength: 30 })),
+  query: fc.oneof(fc.constant(""), fc.constantFrom("since=0", "since=-1", "since=abc", "since=99999999999", "since=1&since=2", "since=0&stream=1", "stream=1", "since=abc&stream=1", "since=2&stream=1&stream=0"), fc.string({ maxLength: 30 })),
   range: fc.oneof(
     fc.constant(undefined),
     fc.string({ maxLength: 40 }).map((s) => s.replace(/[^\x20-\x7e]/g, "")),

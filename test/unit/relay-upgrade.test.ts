@@ -27,7 +27,7 @@ describe("parseRelayAsk", () => {
 
 describe("isRelayable", () => {
   it("passes the public routes, GET and HEAD, without a body", () => {
-    for (const path of ["", "/manifest", "/have", "/have?since=0", "/have?since=4294967295", "/peers", "/chunks/0", "/chunks/1234567890"]) {
+    for (const path of ["", "/manifest", "/have", "/have?since=0", "/have?since=4294967295", "/have?since=3&stream=1", "/peers", "/chunks/0", "/chunks/1234567890"]) {
       expect(isRelayable("GET", `/v1/files/${SHA1}${path}`, {})).toBe(true);
       expect(isRelayable("HEAD", `/v1/files/${SHA1.toUpperCase()}${path}`, { "content-length": "0" })).toBe(true);
     }
@@ -35,11 +35,11 @@ describe("isRelayable", () => {
 
   it("passes nothing else, whatever the URL", () => {
     const route = fc.constantFrom("", "/manifest", "/have", "/peers", "/chunks/3");
-    const mutated = fc.tuple(fc.constantFrom("http://x", "/", "//", "/v1/files/", "/v1/files/../", "*"), anyText, route, fc.constantFrom("", "?", "?since=", "?since=1&x", "#", "/", "%2f", "?since=-1")).map(([a, b, c, d]) => a + b + c + d);
+    const mutated = fc.tuple(fc.constantFrom("http://x", "/", "//", "/v1/files/", "/v1/files/../", "*"), anyText, route, fc.constantFrom("", "?", "?since=", "?since=1&x", "#", "/", "%2f", "?since=-1", "?stream=1", "?since=1&stream=0", "?since=1&stream=1&x")).map(([a, b, c, d]) => a + b + c + d);
     fc.assert(
       fc.property(fc.constantFrom("GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS"), mutated, (method, url) => {
         const ok = isRelayable(method, url, {});
-        if (ok) expect(url).toMatch(/^\/v1\/files\/[0-9a-fA-F]{40}(\/(manifest|peers|have(\?since=\d{1,10})?|chunks\/\d{1,10}))?$/);
+        if (ok) expect(url).toMatch(/^\/v1\/files\/[0-9a-fA-F]{40}(\/(manifest|peers|have(\?since=\d{1,10}(&stream=1)?)?|chunks\/\d{1,10}))?$/);
         if (method !== "GET" && method !== "HEAD") expect(ok).toBe(false);
       }),
       { numRuns: 2000 },
