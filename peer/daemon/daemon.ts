@@ -161,7 +161,7 @@ export async function startDaemon(options: DaemonOptions): Promise<RunningDaemon
   /** ...and are announced as downloads, until they end. */
   const downloading = new Map<string, InProgress>();
   const slots = new UploadSlots({ ...DEFAULT_UPLOAD_SLOTS, slots: options.uploadSlots ?? DEFAULT_UPLOAD_SLOTS.slots }, Date.now());
-  const superSeeding = new SuperSeeding(trackers, (sha1) => announcer.otherSeeds(sha1), log);
+  const superSeeding = new SuperSeeding(trackers, (sha1) => announcer.otherSeeds(sha1), log, (client, now) => slots.wouldAdmit(client, now));
   /** Reversals, punches and relays (connectivity.ts); made once the public port listens. */
   let connectivity: Connectivity | null = null;
   const publicServer = createPublicServer({

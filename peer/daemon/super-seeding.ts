@@ -25,6 +25,8 @@ export class SuperSeeding {
     /** Other complete peers of a file in the trackers' last announce replies. */
     private readonly otherSeeds: (sha1: string) => number | undefined,
     private readonly log: (line: string) => void,
+    /** Whether a client can be sent data now (swarm/upload-slots.ts wouldAdmit): only such are shown chunks. */
+    private readonly canTake: (client: string, now: number) => boolean = () => true,
   ) {}
 
   /** The super-seeding state of a whole file shared here, while it has one. */
@@ -34,7 +36,7 @@ export class SuperSeeding {
       const live = [...this.seeds.values()].filter((e) => e.state !== null).length;
       if (live >= MAX_SUPER_SEEDS) return undefined;
       const over = (summary: string): void => this.log(`super-seeding of ${share.sha1} over: every chunk sent once, ${summary}`);
-      entry = { share, state: new SuperSeed(share.manifest.chunks.length, DEFAULT_SUPER_SEED, over) };
+      entry = { share, state: new SuperSeed(share.manifest.chunks.length, DEFAULT_SUPER_SEED, over, this.canTake) };
       this.seeds.set(share.sha1, entry);
       this.count(share.sha1);
     }

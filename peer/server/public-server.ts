@@ -138,7 +138,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: Public
     if (index === null) throw new HttpError(404, "file_incomplete", `${sha1} is still being downloaded here: ask for its chunks`);
     if (!partial.has(index)) throw new HttpError(404, "chunk_missing", `chunk ${index} of ${sha1} is not here yet`);
   }
-  admit(options.slots, client, res);
+  admit(options.slots, client, res, () => seeding?.refused(client));
   if (index !== null && options.exchange !== undefined) noteDownloader(req, res, sha1, options.exchange);
   if (partial !== undefined && index !== null) {
     const length = chunkLength(manifest, index);
@@ -215,13 +215,14 @@ function notShared(sha1: string): HttpError {
  * File data only for a client with an upload slot: the others are told when to ask again, at once. The slot
  * counts this reply as in flight until the response closes.
  */
-function admit(slots: UploadSlots | undefined, client: string, res: ServerResponse): void {
+function admit(slots: UploadSlots | undefined, client: string, res: ServerResponse, onRefused: () => void): void {
   const admission = slots?.admit(client, Date.now());
   if (admission === undefined) return;
   if (admission.ok) {
     res.once("close", () => slots?.release(client, Date.now()));
     return;
   }
+  onRefused();
   throw new HttpError(503, "no_upload_slot", `every upload slot is taken; ask again in ${admission.retryAfterSec} s`, { "Retry-After": String(admission.retryAfterSec) });
 }
 

@@ -38,6 +38,8 @@ interface Client {
   grantedAt: number;
   /** When it last held a slot (while holding: now); 0 if never. */
   lastHeld: number;
+  /** When it last showed it wants data without asking for any (it follows a super-seeding view here). */
+  lastInterest: number;
   /** Bytes it sent this daemon in the current and the previous rechoke period. */
   credit: number;
   previousCredit: number;
@@ -97,6 +99,20 @@ export class UploadSlots {
     return { ok: false, retryAfterSec: Math.min(10, Math.max(1, Math.ceil((this.nextRechoke - now) / 1000))) };
   }
 
+  /**
+   * Whether `client` would be admitted now (it holds a slot, or one is free), without admitting it: a
+   * super-seeding sharer shows chunks only to such clients. Asking also counts as the client's interest at
+   * the next rechoke, as a refused request does.
+   */
+  wouldAdmit(client: string, now: number): boolean {
+    if (now >= this.nextRechoke) this.rechoke(now);
+    const state = this.clients.get(client) ?? this.remember(client, now);
+    state.lastInterest = now;
+    if (state.holding) return true;
+    this.freeIdle(now);
+    return this.holders().length < this.options.slots;
+  }
+
   /** A reply `admit` allowed is over. */
   release(client: string, now: number): void {
     const state = this.clients.get(client);
@@ -129,9 +145,9 @@ export class UploadSlots {
   rechoke(now: number): void {
     this.nextRechoke = now + this.options.rechokeMs;
     for (const [key, client] of this.clients) {
-      if (!client.holding && now - client.lastRequest > FORGET_MS) this.clients.delete(key);
+      if (!client.holding && now - Math.max(client.lastRequest, client.lastInterest) > FORGET_MS) this.clients.delete(key);
     }
-    const interested = [...this.clients].filter(([, c]) => now - c.lastRequest <= 2 * this.options.rechokeMs);
+    const interested = [...this.clients].filter(([, c]) => now - Math.max(c.lastRequest, c.lastInterest) <= 2 * this.options.rechokeMs);
     const score = (c: Client): number => c.credit + c.previousCredit;
     interested.sort(([, a], [, b]) => score(b) - score(a) || a.lastHeld - b.lastHeld);
     // One slot of several is optimistic; a single slot is a regular one, dealt round at every rechoke.
@@ -172,7 +188,7 @@ export class UploadSlots {
 
   private remember(client: string, now: number): Client {
     if (this.clients.size >= MAX_CLIENTS) this.forgetOldest();
-    const state: Client = { holding: false, optimistic: false, lastRequest: now, active: 0, grantedAt: Number.NEGATIVE_INFINITY, lastHeld: 0, credit: 0, previousCredit: 0, uploaded: 0 };
+    const state: Client = { holding: false, optimistic: false, lastRequest: now, active: 0, grantedAt: Number.NEGATIVE_INFINITY, lastHeld: 0, lastInterest: 0, credit: 0, previousCredit: 0, uploaded: 0 };
     this.clients.set(client, state);
     return state;
   }

@@ -46,6 +46,34 @@ describe("SuperSeed", () => {
     expect(shown(seed, "d", 5500)).toEqual(a);
   });
 
+  it("gives what a client refused a slot was shown to others at once, and keeps what a slot holder was shown", () => {
+    const seed = new SuperSeed(6, options);
+    seed.saw("b", 0);
+    const a = shown(seed, "a", 0)!;
+    const b = shown(seed, "b", 0)!;
+    seed.requested("a", a[0]!);
+    // b is refused a slot: what it was shown is free for the next client at once, not after unrequestedMs.
+    seed.refused("b");
+    expect(shown(seed, "c", 10)).toEqual(b);
+    expect(shown(seed, "d", 10)).toEqual([4, 5]);
+    // Past unrequestedMs, what c never asked for goes on; a's stay a's (it holds a slot and asks in turn).
+    expect(shown(seed, "e", 1500)).toEqual(b);
+  });
+
+  it("shows chunks only to a client that can be sent data now, and takes back what it was shown when it cannot", () => {
+    const can = new Set(["a"]);
+    const seed = new SuperSeed(6, options, undefined, (client) => can.has(client));
+    seed.saw("b", 0);
+    const a = shown(seed, "a", 0)!;
+    expect(a).toEqual([0, 1]);
+    expect(shown(seed, "b", 0)).toEqual([]);
+    // a loses its slot, b gets one: b is shown what a was shown and never took.
+    can.delete("a");
+    can.add("b");
+    expect(shown(seed, "a", 100)).toEqual(a);
+    expect(shown(seed, "b", 100)).toEqual([0, 1]);
+  });
+
   it("ends once every chunk has been sent, and tells the followers", () => {
     const seed = new SuperSeed(3, options);
     seed.saw("a", 0);

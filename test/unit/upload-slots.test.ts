@@ -19,6 +19,21 @@ describe("UploadSlots", () => {
     expect(slots.admit("c", 2500)).toEqual({ ok: false, retryAfterSec: 8 });
   });
 
+  it("says who would be admitted without admitting, and counts the asking as interest at the rechoke", () => {
+    const slots = new UploadSlots({ ...options, slots: 1 }, 0, () => 0);
+    expect(slots.wouldAdmit("a", 0)).toBe(true);
+    expect(slots.status().holders).toEqual([]);
+    expect(ask(slots, "a", 0)).toBe(true);
+    expect(slots.wouldAdmit("b", 100)).toBe(false);
+    // a keeps asking; b only follows (a super-seeding view): at the rechoke the slot turns round to b.
+    for (let t = 1000; t <= 10_000; t += 1000) {
+      ask(slots, "a", t);
+      slots.wouldAdmit("b", t);
+    }
+    expect(slots.wouldAdmit("b", 10_000)).toBe(true);
+    expect(slots.status().holders.map((h) => h.client)).toEqual(["b"]);
+  });
+
   it("frees the slot of a holder that stopped asking", () => {
     const slots = new UploadSlots(options, 0, () => 0);
     ask(slots, "a", 0);
