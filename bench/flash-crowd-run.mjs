@@ -65,6 +65,12 @@ function buildNetwork(hosts) {
 }
 
 /** Bytes sent by each HTB class, by class id (`tc -s class show dev lo`). */
+/** The machine's CPU time so far, busy and idle, in ticks (/proc/stat): how busy the 2 shared cores were. */
+function cpuTicks() {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return { busy: f[0] + f[1] + f[2] + f[5] + f[6] + (f[7] ?? 0), idle: f[3] + f[4] };
+}
+
 function classBytes() {
   const out = sh("tc", ["-s", "class", "show", "dev", "lo"]);
   const bytes = new Map();
@@ -151,6 +157,7 @@ async function runP2p(sharers, downloaders) {
   log(`shared ${fileSha1} from ${sharers.map((s) => s.addr).join(", ")}; tracker lists each sharer's own address`);
 
   const before = classBytes();
+  const cpuBefore = cpuTicks();
   const t0 = performance.now();
   for (const d of downloaders) {
     d.output = join(d.dir, "downloaded.bin");
@@ -167,6 +174,7 @@ async function runP2p(sharers, downloaders) {
   await Promise.race([Promise.all(downloaders.map((d) => d.run.exited)), sleep(timeoutS * 1000)]);
   await sleep(50); // the .then above
   const after = classBytes();
+  const cpuAfter = cpuTicks();
   // Peak memory of each daemon (VmHWM), read before they are stopped: the sharer and the most any downloader held.
   const peak = (h) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${h.daemon.child.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   const downloaderPeaks = downloaders.map(peak);
@@ -177,7 +185,7 @@ async function runP2p(sharers, downloaders) {
   const listed = new Set(reply.peers.map((p) => p.ip));
   const unseen = downloaders.filter((d) => d.finishS !== undefined && !listed.has(d.addr));
   log(unseen.length === 0 ? "the tracker lists every finished downloader under its own address" : `the tracker does not list ${unseen.map((d) => d.addr).join(", ")}`);
-  return { before, after };
+  return { before, after, cpuBefore, cpuAfter };
 }
 
 // ---------------------------------------------------------------- Transmission
@@ -287,6 +295,7 @@ async function runTransmission(sharers, downloaders) {
   log(`sharers seeding, tracker lists ${sharers.map((s) => s.addr).join(", ")}`);
 
   const before = classBytes();
+  const cpuBefore = cpuTicks();
   const t0 = performance.now();
   await Promise.all(downloaders.map((d) => d.rpc("torrent-add", { metainfo, "download-dir": d.data })));
   const pending = new Set(downloaders);
@@ -307,12 +316,13 @@ async function runTransmission(sharers, downloaders) {
     );
   }
   const after = classBytes();
+  const cpuAfter = cpuTicks();
   const unseen = downloaders.filter((d) => !tracker.out().includes(` ${d.addr}:${BT_PORT}`));
   log(unseen.length === 0 ? "the tracker recorded every downloader under its own address" : `the tracker never saw ${unseen.map((d) => d.addr).join(", ")}`);
   for (const d of downloaders) d.output = join(d.data, basename(file));
   // Transmission renames the .part file when the last piece is written: give it a moment.
   if (downloaders.some((d) => d.finishS !== undefined)) await sleep(1000);
-  return { before, after };
+  return { before, after, cpuBefore, cpuAfter };
 }
 
 // ---------------------------------------------------------------- main
@@ -321,7 +331,9 @@ try {
   const sharers = Array.from({ length: sharerCount }, (_, i) => ({ name: `sharer${i + 1}`, addr: sharerAddr(i), capped: true, sharer: true }));
   const downloaders = Array.from({ length: n }, (_, i) => ({ name: `downloader${i + 1}`, addr: downloaderAddr(i), capped: true }));
   buildNetwork([{ name: "tracker", addr: TRACKER_ADDR, capped: false }, ...sharers, ...downloaders]);
-  const { before, after } = system === "p2p" ? await runP2p(sharers, downloaders) : await runTransmission(sharers, downloaders);
+  const { before, after, cpuBefore, cpuAfter } = system === "p2p" ? await runP2p(sharers, downloaders) : await runTransmission(sharers, downloaders);
+  const busy = cpuAfter.busy - cpuBefore.busy;
+  result.cpuBusy = busy / Math.max(1, busy + cpuAfter.idle - cpuBefore.idle);
   const sent = (h) => (after.get(h.classid) ?? 0) - (before.get(h.classid) ?? 0);
   const sums = await sha1sum(downloaders.filter((d) => d.finishS !== undefined).map((d) => d.output));
   let k = 0;

@@ -39,6 +39,8 @@ Figures, per system and N:
                       HTTP or BitTorrent overhead, ~1-3 %)
   downloader copies   the same for all downloaders together (what they served each other)
   identical  every downloaded file's sha1sum is the shared file's
+  CPU busy   the machine's CPU time busy during the downloads, of all its cores (/proc/stat): near 100 %,
+             the figures measure the machine more than the protocol
 A scenario that runs past its time limit (--timeout-x times T_min, at least 60 s) is reported as a
 timeout with the downloads that finished.
 
@@ -287,8 +289,9 @@ try {
             "sharer copies": copies(r.sharerBytes),
             "downloader copies": copies(r.downloaderBytes),
             identical: r.finished === 0 ? "-" : r.identical ? `yes (${r.finished})` : "NO",
+            "CPU busy": `${Math.round(r.cpuBusy * 100)} %`,
           }
-        : { system: label[r.system], N: r.downloaders, run: r.run, "T_min s": r.tMinS.toFixed(1), "last s": `FAILED: ${r.error.slice(0, 80)}`, "last x T_min": "", "median x T_min": "", "sharer copies": "", "downloader copies": "", identical: "" },
+        : { system: label[r.system], N: r.downloaders, run: r.run, "T_min s": r.tMinS.toFixed(1), "last s": `FAILED: ${r.error.slice(0, 80)}`, "last x T_min": "", "median x T_min": "", "sharer copies": "", "downloader copies": "", identical: "", "CPU busy": "" },
     );
   if (crowdRows.length > 0) printTable(`Flash crowd: 1 sharer -> N downloaders, ${sizeMiB} MiB, every host's upload ${rateMbit} Mbit/s (HTB)`, crowdRows);
   const multiRows = results
