@@ -58,7 +58,6 @@ function wranglerBin(): string {
   return join(dirname(require.resolve("wrangler/package.json")), "bin", "wrangler.js");
 }
 
-
 /** The compiled guard (tracker-guard.ts): beside this file when it runs from dist/, under dist/ when it runs from source (tests). */
 function guardScript(): string {
   const beside = join(dirname(fileURLToPath(import.meta.url)), "tracker-guard.js");

@@ -17,7 +17,7 @@ import { SWITCHING } from "./relay-upgrade.js";
 export interface PairCaps {
   maxBytes: number;
   maxMs: number;
-  /** The downloader's socket may be silent this long (a `/have` long-poll holds 10 s). */
+  /** The downloader's socket may be silent this long (a `/have` long-poll holds 10 s; its event stream sends a line at least every 10 s). */
   idleMs: number;
 }
 

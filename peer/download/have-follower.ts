@@ -1,6 +1,7 @@
 import { pause } from "./cancel.js";
 import { PeerFault } from "./peer-fault.js";
 import type { PeerConnection } from "./peer-http.js";
+import { HOLD_MS } from "../server/have-route.js";
 
 /**
  * Learns which chunks each incomplete peer has: its `/have` bitfield once, then `/have?since=<seq>&stream=1`,
@@ -105,11 +106,25 @@ export class HaveFollower {
       state.seq = update.seq;
       return true;
     };
+    // Streams until a stream is refused (403: a relay that passes only long-polls), then long-polls.
+    let streaming = true;
     while (!this.closed && state.ended === null) {
       try {
         if (state.seq === null) take((await this.connection(key).small(path, FOLLOW_LIMITS, maxBytes)).toString("utf8"));
-        else await this.connection(key).events(`${path}?since=${state.seq}&stream=1`, STREAM_LIMITS, maxBytes, take);
+        else if (!streaming) take((await this.connection(key).small(`${path}?since=${state.seq}`, FOLLOW_LIMITS, maxBytes)).toString("utf8"));
+        else {
+          const began = Date.now();
+          let events = 0;
+          await this.connection(key).events(`${path}?since=${state.seq}&stream=1`, STREAM_LIMITS, maxBytes, (data) => ++events > 0 && take(data));
+          // A stream that ends at once with nothing in it is a fault like a failed request (asked again at
+          // once, it would be a loop); one that ran its time without news is not.
+          if (events === 0 && Date.now() - began < HOLD_MS) throw new PeerFault("network", "the /have stream ended with no event");
+        }
       } catch (error) {
+        if (streaming && error instanceof PeerFault && error.refusal?.status === 403) {
+          streaming = false;
+          continue;
+        }
         // A peer that no longer has the file (404), or answers what no peer of ours would (too much, not
         // HTTP), is not followed; a network failure gets a few tries.
         const hopeless = error instanceof PeerFault && (error.refusal?.status === 404 || error.kind === "protocol" || error.kind === "lie");

@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { HaveFeed } from "../swarm/have-feed.js";
 import { HttpError, sendJson } from "./http-reply.js";
@@ -7,7 +8,7 @@ import { HttpError, sendJson } from "./http-reply.js";
  * download in progress answers its bitfield and position, and `?since=<seq>` waits (long-poll, up to
  * HOLD_MS) for chunks verified after that position, so that a follower learns of each within a round trip.
  * `?since=<seq>&stream=1` answers the same objects as an event stream (`text/event-stream`, one `data:` line
- * each) on one open reply for up to STREAM_MS: a follower learns of every chunk without a request per chunk,
+ * each; a comment line after each pause without one) on one open reply for up to STREAM_MS: a follower learns of every chunk without a request per chunk,
  * which is most of the requests in a swarm (docs/protocol.md).
  */
 
@@ -23,7 +24,7 @@ export type HaveTarget = { complete: true; chunks: number } | { complete: false;
 
 export async function sendHave(req: IncomingMessage, res: ServerResponse, target: HaveTarget, again: () => HaveTarget | undefined): Promise<void> {
   const { since, stream } = queryOf(req.url ?? "");
-  if (stream && since !== null) return streamHave(res, target, since, again);
+  if (stream && since !== null) return streamHave(req, res, target, since, again);
   if (target.complete) {
     sendJson(res, 200, { complete: true, chunks: target.chunks }, { "Cache-Control": "no-store" });
     return;
@@ -57,21 +58,33 @@ export async function sendHave(req: IncomingMessage, res: ServerResponse, target
  * A super-seeding view is asked for again at each such pause, as a new long-poll would (its shown chunks
  * expire). It ends after the file's `complete` event, when the download here ends, or after STREAM_MS.
  */
-async function streamHave(res: ServerResponse, first: HaveTarget, since: number, again: () => HaveTarget | undefined): Promise<void> {
+async function streamHave(req: IncomingMessage, res: ServerResponse, first: HaveTarget, since: number, again: () => HaveTarget | undefined): Promise<void> {
   res.writeHead(200, { "Content-Type": "text/event-stream", "Cache-Control": "no-store" });
+  if (req.method === "HEAD") {
+    res.end();
+    return;
+  }
+  // The 200 goes out now, not with the first event (which may be 10 s away).
+  res.flushHeaders();
   const gone = new AbortController();
   res.once("close", () => gone.abort());
-  const send = (body: unknown): void => void res.write(`data: ${JSON.stringify(body)}\n\n`);
+  // A follower that does not read is not written to past what its socket takes: each write waits its turn.
+  const write = async (text: string): Promise<void> => {
+    if (!res.write(text)) await once(res, "drain", { signal: gone.signal }).catch(() => undefined);
+  };
   const until = Date.now() + STREAM_MS;
   let target: HaveTarget | undefined = first;
+  let feed: HaveFeed | null = null;
   let from = since;
   while (!gone.signal.aborted && Date.now() < until) {
     if (target === undefined || target.complete) {
-      if (target !== undefined) send({ complete: true, chunks: target.chunks });
+      if (target !== undefined) await write(`data: ${JSON.stringify({ complete: true, chunks: target.chunks })}\n\n`);
       break;
     }
-    const { feed } = target;
-    // A position this feed never reached (the follower knew another run of it) starts again from 0.
+    // Another feed than before (a view given again, say) counts from its own start; so does a position this
+    // feed never reached (the follower knew another run of it).
+    if (feed !== null && target.feed !== feed) from = 0;
+    feed = target.feed;
     if (from > feed.have.seq) from = 0;
     await feed.waitBeyond(from, Math.min(target.holdMs ?? HOLD_MS, until - Date.now()), gone.signal);
     if (gone.signal.aborted) return;
@@ -82,11 +95,11 @@ async function streamHave(res: ServerResponse, first: HaveTarget, since: number,
     }
     if (feed.have.seq > from) {
       const { seq, added } = feed.have.since(from, MAX_ADDED);
-      send({ complete: false, chunks: feed.have.chunkCount, seq, added });
       from = seq;
+      await write(`data: ${JSON.stringify({ complete: false, chunks: feed.have.chunkCount, seq, added })}\n\n`);
       continue;
     }
-    res.write(": idle\n\n");
+    await write(": idle\n\n");
     if (target.holdMs !== undefined) target = again();
   }
   res.end();

@@ -91,6 +91,10 @@ export class SuperSeed {
       if (this.lastSeen.size >= 4 * this.options.maxViews) return;
     }
     this.lastSeen.set(client, now);
+    // A client that asks for chunks is following its view too (a stream asks for the view itself only
+    // after a pause): it keeps its place.
+    const view = this.views.get(client);
+    if (view !== undefined) view.lastSeen = now;
   }
 
   /** What `/have` shows this client: its own view, or null for "the whole file". */
@@ -158,7 +162,7 @@ export class SuperSeed {
     this.topUp(view, client, now);
   }
 
-  /** Views of clients that have not asked within 2 x activeMs (followers ask at least every 10 s) go. */
+  /** Views of clients that have not asked within 2 x activeMs (a follower's view is refreshed every 3 s) go. */
   private dropStaleViews(now: number): void {
     for (const [client, view] of this.views) {
       if (now - view.lastSeen <= 2 * this.options.activeMs) continue;

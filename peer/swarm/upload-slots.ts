@@ -137,7 +137,7 @@ export class UploadSlots {
     return {
       slots: this.options.slots,
       holders: [...this.clients].filter(([, c]) => c.holding).map(([client, c]) => ({ client, optimistic: c.optimistic, uploadedBytes: c.uploaded })),
-      waiting: [...this.clients.values()].filter((c) => !c.holding && c.lastRequest > this.nextRechoke - 2 * this.options.rechokeMs).length,
+      waiting: [...this.clients.values()].filter((c) => !c.holding && Math.max(c.lastRequest, c.lastInterest) > this.nextRechoke - 2 * this.options.rechokeMs).length,
     };
   }
 
@@ -198,9 +198,10 @@ export class UploadSlots {
     let oldest: string | undefined;
     let at = Number.POSITIVE_INFINITY;
     for (const [key, client] of this.clients) {
-      if (!client.holding && client.lastRequest < at) {
+      const seen = Math.max(client.lastRequest, client.lastInterest);
+      if (!client.holding && seen < at) {
         oldest = key;
-        at = client.lastRequest;
+        at = seen;
       }
     }
     if (oldest !== undefined) this.clients.delete(oldest);
