@@ -110,9 +110,10 @@ export class HaveFollower {
     let streaming = true;
     while (!this.closed && state.ended === null) {
       try {
-        if (state.seq === null) take((await this.connection(key).small(path, FOLLOW_LIMITS, maxBytes)).toString("utf8"));
-        else if (!streaming) take((await this.connection(key).small(`${path}?since=${state.seq}`, FOLLOW_LIMITS, maxBytes)).toString("utf8"));
-        else {
+        if (state.seq === null || !streaming) {
+          const query = state.seq === null ? "" : `?since=${state.seq}`;
+          take((await this.connection(key).small(`${path}${query}`, FOLLOW_LIMITS, maxBytes)).toString("utf8"));
+        } else {
           const began = Date.now();
           let events = 0;
           await this.connection(key).events(`${path}?since=${state.seq}&stream=1`, STREAM_LIMITS, maxBytes, (data) => ++events > 0 && take(data));

@@ -5,7 +5,7 @@ import type { PeerPath } from "../../common/rendezvous-wire.js";
 import { DialAgent } from "../connect/dial-agent.js";
 import type { Dialer } from "../connect/dialer.js";
 import { ChunkSocket, refusal, type ChunkSocketOptions } from "./chunk-socket.js";
-import { EventStreamReader } from "./event-stream.js";
+import { eventsBody, wholeBody, type BodySink } from "./body-sink.js";
 import { PeerFault, type FetchLimits } from "./peer-fault.js";
 
 export { PeerFault, type FetchLimits } from "./peer-fault.js";
@@ -119,25 +119,7 @@ export class PeerConnection {
    * event, its whole body. Fails on an event past `maxEventBytes`, and like `small` otherwise.
    */
   async events(path: string, limits: FetchLimits, maxEventBytes: number, onEvent: (data: string) => boolean): Promise<void> {
-    await this.get(path, limits, (contentType) => {
-      if (!/^text\/event-stream\b/i.test(contentType)) {
-        const whole = wholeBody(maxEventBytes);
-        return { part: (part) => whole.part(part), end: () => void onEvent(whole.end().toString("utf8")) };
-      }
-      const reader = new EventStreamReader(maxEventBytes);
-      return {
-        part: (part) => {
-          let events: string[];
-          try {
-            events = reader.push(part);
-          } catch (error) {
-            throw new PeerFault("protocol", (error as Error).message);
-          }
-          return events.every((data) => onEvent(data)) ? "more" : "stop";
-        },
-        end: () => undefined,
-      };
-    });
+    await this.get(path, limits, (contentType) => eventsBody(contentType, maxEventBytes, onEvent));
   }
 
   /** A GET on the address in use, moving to the next address when one never connects. */
@@ -212,7 +194,7 @@ export class PeerConnection {
           try {
             next = sink.part(part);
           } catch (error) {
-            fail(error instanceof PeerFault ? error : new PeerFault("protocol", String(error)));
+            fail(error instanceof PeerFault ? error : new PeerFault("protocol", error instanceof Error ? error.message : String(error)));
             return;
           }
           if (next === "stop") {
@@ -411,25 +393,4 @@ class NotConnected extends Error {
   constructor(readonly fault: PeerFault) {
     super(fault.message);
   }
-}
-
-/** Where a GET's 200 body goes as it arrives: `part` may throw a PeerFault, or say "stop" to end the reply. */
-interface BodySink<T> {
-  part(part: Buffer): "more" | "stop";
-  end(): T;
-}
-
-/** The whole body, up to `maxBytes`. */
-function wholeBody(maxBytes: number): BodySink<Buffer> {
-  const parts: Buffer[] = [];
-  let received = 0;
-  return {
-    part: (part) => {
-      received += part.length;
-      if (received > maxBytes) throw new PeerFault("protocol", `sent more than ${maxBytes} bytes`);
-      parts.push(part);
-      return "more";
-    },
-    end: () => Buffer.concat(parts),
-  };
 }

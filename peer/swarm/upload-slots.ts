@@ -46,6 +46,11 @@ interface Client {
   uploaded: number;
 }
 
+/** When the client last asked for data or followed a super-seeding view here: when it last wanted some. */
+function lastWanted(client: Client): number {
+  return Math.max(client.lastRequest, client.lastInterest);
+}
+
 /** How long a client that stopped asking is remembered (its credit with it). */
 const FORGET_MS = 120_000;
 /** Addresses remembered at once; a flood of new ones pushes out the oldest without a slot. */
@@ -137,7 +142,7 @@ export class UploadSlots {
     return {
       slots: this.options.slots,
       holders: [...this.clients].filter(([, c]) => c.holding).map(([client, c]) => ({ client, optimistic: c.optimistic, uploadedBytes: c.uploaded })),
-      waiting: [...this.clients.values()].filter((c) => !c.holding && Math.max(c.lastRequest, c.lastInterest) > this.nextRechoke - 2 * this.options.rechokeMs).length,
+      waiting: [...this.clients.values()].filter((c) => !c.holding && lastWanted(c) > this.nextRechoke - 2 * this.options.rechokeMs).length,
     };
   }
 
@@ -145,9 +150,9 @@ export class UploadSlots {
   rechoke(now: number): void {
     this.nextRechoke = now + this.options.rechokeMs;
     for (const [key, client] of this.clients) {
-      if (!client.holding && now - Math.max(client.lastRequest, client.lastInterest) > FORGET_MS) this.clients.delete(key);
+      if (!client.holding && now - lastWanted(client) > FORGET_MS) this.clients.delete(key);
     }
-    const interested = [...this.clients].filter(([, c]) => now - Math.max(c.lastRequest, c.lastInterest) <= 2 * this.options.rechokeMs);
+    const interested = [...this.clients].filter(([, c]) => now - lastWanted(c) <= 2 * this.options.rechokeMs);
     const score = (c: Client): number => c.credit + c.previousCredit;
     interested.sort(([, a], [, b]) => score(b) - score(a) || a.lastHeld - b.lastHeld);
     // One slot of several is optimistic; a single slot is a regular one, dealt round at every rechoke.
@@ -198,7 +203,7 @@ export class UploadSlots {
     let oldest: string | undefined;
     let at = Number.POSITIVE_INFINITY;
     for (const [key, client] of this.clients) {
-      const seen = Math.max(client.lastRequest, client.lastInterest);
+      const seen = lastWanted(client);
       if (!client.holding && seen < at) {
         oldest = key;
         at = seen;
